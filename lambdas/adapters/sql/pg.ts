@@ -1,0 +1,92 @@
+import pg from 'pg';
+import {
+  plainParam,
+  type QueryOptions,
+  SqlError,
+  type SqlExecutor,
+  type SqlParam,
+  type SqlResult,
+  type SqlRow,
+  SqlUnavailableError,
+} from './executor.js';
+import { normalizeRow, toSqlError } from './rows.js';
+
+// Keep timestamps, numerics and int8 as text: the port's contract is driver-neutral values.
+const passthrough = (v: string) => v;
+const types = {
+  getTypeParser: (oid: number, format?: string) => {
+    // 1082 date, 1114 timestamp, 1184 timestamptz, 20 int8, 1700 numeric, 114/3802 json/jsonb
+    if ([1082, 1114, 1184, 20, 1700, 114, 3802].includes(oid)) return passthrough;
+    return pg.types.getTypeParser(oid, format as 'text');
+  },
+};
+
+const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', '57P01', '57P03', '08006', '08001']);
+
+/** `pg` adapter: any PostgreSQL server reached through DATABASE_URL. */
+export function createPgExecutor(connectionString: string, poolSize = 10): SqlExecutor & { readonly pool: pg.Pool } {
+  const pool = new pg.Pool({ connectionString, max: poolSize, types, application_name: 'pfi' });
+  // An idle client dying (server restart) must not crash the process; the next query reconnects.
+  pool.on('error', () => undefined);
+  const stats = { roundTrips: 0 };
+
+  function mapError(err: unknown): SqlError {
+    const code = (err as { code?: string })?.code;
+    if (code && UNAVAILABLE_CODES.has(code)) {
+      return new SqlUnavailableError('PostgreSQL server unavailable', code, { cause: err });
+    }
+    return toSqlError(err);
+  }
+
+  async function run<R extends SqlRow>(
+    client: pg.Pool | pg.PoolClient,
+    text: string,
+    params: readonly SqlParam[] | undefined,
+  ): Promise<SqlResult<R>> {
+    stats.roundTrips++;
+    try {
+      const res = await client.query(text, params ? params.map(plainParam) : undefined);
+      const rows = res.rows.map(normalizeRow) as R[];
+      return { rows, rowCount: res.rowCount ?? rows.length };
+    } catch (err) {
+      throw mapError(err);
+    }
+  }
+
+  return {
+    kind: 'pg',
+    pool,
+    stats,
+    query: (text, params, _options?: QueryOptions) => run(pool, text, params),
+    async transaction(fn) {
+      let client: pg.PoolClient;
+      try {
+        client = await pool.connect();
+      } catch (err) {
+        throw mapError(err);
+      }
+      const tx: SqlExecutor = {
+        kind: 'pg',
+        stats,
+        query: (text, params) => run(client, text, params),
+        transaction: (inner) => inner(tx),
+        close: async () => undefined,
+      };
+      let broken = false;
+      try {
+        await run(client, 'BEGIN', undefined);
+        const result = await fn(tx);
+        await run(client, 'COMMIT', undefined);
+        return result;
+      } catch (err) {
+        await run(client, 'ROLLBACK', undefined).catch(() => {
+          broken = true;
+        });
+        throw err;
+      } finally {
+        client.release(broken);
+      }
+    },
+    close: () => pool.end(),
+  };
+}

@@ -1,0 +1,111 @@
+import { z } from 'zod';
+
+/**
+ * Platform configuration, read from the environment once and validated with zod.
+ * A bad value stops the process with one line per problem naming the variable (never its value,
+ * which may be a secret).
+ */
+
+const port = z.coerce.number().int().min(0).max(65_535);
+const arn = z.string().regex(/^arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:\d{12}:.+$/, 'must be an AWS ARN');
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+
+const schema = z
+  .object({
+    PFI_DATA_DIR: z.string().min(1).default('.pfi-data'),
+    PFI_HTTP_HOST: z.string().min(1).default('127.0.0.1'),
+    PFI_HTTP_PORT: port.default(3000),
+    /** Public base URL of the FHIR API (links, Location headers). Default: the local server's. */
+    PFI_FHIR_BASE_URL: z.url().optional(),
+    DATABASE_URL: optionalString.pipe(
+      z
+        .string()
+        .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
+        .optional(),
+    ),
+    PFI_DB_CLUSTER_ARN: optionalString.pipe(arn.optional()),
+    PFI_DB_SECRET_ARN: optionalString.pipe(arn.optional()),
+    PFI_DB_NAME: z.string().min(1).default('pfi'),
+    PFI_MAX_BODY_BYTES: z.coerce
+      .number()
+      .int()
+      .min(1024)
+      .max(6 * 1024 * 1024)
+      .default(5 * 1024 * 1024),
+    /** `local`: tokens signed by the key pair in PFI_DATA_DIR; `jwks`: a configured issuer (Cognito…). */
+    PFI_AUTH_MODE: z.enum(['local', 'jwks']).default('local'),
+    PFI_AUTH_ISSUER: optionalString,
+    PFI_AUTH_AUDIENCE: optionalString,
+    PFI_AUTH_JWKS_URL: optionalString.pipe(z.url().optional()),
+    PFI_LOG_LEVEL: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT']).default('INFO'),
+  })
+  .superRefine((c, ctx) => {
+    if ((c.PFI_DB_CLUSTER_ARN === undefined) !== (c.PFI_DB_SECRET_ARN === undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['PFI_DB_SECRET_ARN'],
+        message: 'PFI_DB_CLUSTER_ARN and PFI_DB_SECRET_ARN must be set together (RDS Data API)',
+      });
+    }
+    if (c.PFI_AUTH_MODE === 'jwks' && (!c.PFI_AUTH_ISSUER || !c.PFI_AUTH_JWKS_URL)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['PFI_AUTH_ISSUER'],
+        message: 'PFI_AUTH_MODE=jwks needs PFI_AUTH_ISSUER and PFI_AUTH_JWKS_URL',
+      });
+    }
+  });
+
+export type Env = z.infer<typeof schema>;
+
+export interface Config {
+  dataDir: string;
+  http: { host: string; port: number };
+  /** Public FHIR base URL without trailing slash; undefined = derive from the listening address. */
+  fhirBaseUrl: string | undefined;
+  database:
+    | { kind: 'pglite'; dataDir: string }
+    | { kind: 'pg'; url: string }
+    | { kind: 'data-api'; clusterArn: string; secretArn: string; database: string };
+  maxBodyBytes: number;
+  auth:
+    | { mode: 'local'; keyDir: string }
+    | { mode: 'jwks'; issuer: string; audience: string | undefined; jwksUrl: string };
+  logLevel: Env['PFI_LOG_LEVEL'];
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** Parses and validates `env`; throws a {@link ConfigError} listing every bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.') || '(environment)'}: ${i.message}`);
+    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  const e = parsed.data;
+  const database: Config['database'] =
+    e.PFI_DB_CLUSTER_ARN && e.PFI_DB_SECRET_ARN
+      ? { kind: 'data-api', clusterArn: e.PFI_DB_CLUSTER_ARN, secretArn: e.PFI_DB_SECRET_ARN, database: e.PFI_DB_NAME }
+      : e.DATABASE_URL
+        ? { kind: 'pg', url: e.DATABASE_URL }
+        : { kind: 'pglite', dataDir: `${e.PFI_DATA_DIR}/pg` };
+  const auth: Config['auth'] =
+    e.PFI_AUTH_MODE === 'jwks'
+      ? { mode: 'jwks', issuer: e.PFI_AUTH_ISSUER!, audience: e.PFI_AUTH_AUDIENCE, jwksUrl: e.PFI_AUTH_JWKS_URL! }
+      : { mode: 'local', keyDir: `${e.PFI_DATA_DIR}/keys` };
+  return {
+    dataDir: e.PFI_DATA_DIR,
+    http: { host: e.PFI_HTTP_HOST, port: e.PFI_HTTP_PORT },
+    fhirBaseUrl: e.PFI_FHIR_BASE_URL?.replace(/\/+$/, ''),
+    database,
+    maxBodyBytes: e.PFI_MAX_BODY_BYTES,
+    auth,
+    logLevel: e.PFI_LOG_LEVEL,
+  };
+}

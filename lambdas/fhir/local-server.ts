@@ -1,0 +1,103 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { outcome } from './errors.js';
+import { FHIR_JSON, type HttpRequest, type HttpResponse } from './http.js';
+
+export interface LocalServerOptions {
+  handle: (req: HttpRequest) => Promise<HttpResponse>;
+  health: () => Promise<{ ok: boolean; details?: Record<string, unknown> }>;
+  maxBodyBytes: number;
+}
+
+const SECURITY = { 'x-content-type-options': 'nosniff' };
+
+function send(res: ServerResponse, r: HttpResponse): void {
+  res.writeHead(r.status, r.headers);
+  res.end(r.body);
+}
+
+/** Reads the body up to `max` bytes; resolves undefined when over the limit (the caller answers 413). */
+function readBody(req: IncomingMessage, max: number): Promise<string | undefined | null> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > max) {
+      req.resume();
+      resolve(null);
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > max) {
+        chunks.length = 0;
+        req.pause();
+        resolve(null);
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => resolve(size === 0 ? undefined : Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+/** Translates node:http into the router's request model: `/fhir/*` to the router, `/health` open. */
+export function createLocalServer(opts: LocalServerOptions): Server {
+  return createServer(async (req, res) => {
+    try {
+      const url = new URL(req.url ?? '/', 'http://localhost');
+      if (url.pathname === '/health') {
+        const h = await opts.health();
+        send(res, {
+          status: h.ok ? 200 : 503,
+          headers: { 'content-type': 'application/json', 'cache-control': 'no-store', ...SECURITY },
+          body: JSON.stringify({ status: h.ok ? 'ok' : 'unavailable', ...h.details }),
+        });
+        return;
+      }
+      if (url.pathname !== '/fhir' && !url.pathname.startsWith('/fhir/')) {
+        send(res, { status: 404, headers: { 'content-type': FHIR_JSON, ...SECURITY }, body: JSON.stringify(outcome('error', 'not-found', 'Not found: the FHIR API is under /fhir')) });
+        return;
+      }
+      const body = await readBody(req, opts.maxBodyBytes);
+      if (body === null) {
+        res.setHeader('connection', 'close');
+        send(res, {
+          status: 413,
+          headers: { 'content-type': FHIR_JSON, ...SECURITY },
+          body: JSON.stringify(outcome('error', 'too-long', `The body exceeds the ${opts.maxBodyBytes} bytes limit`)),
+        });
+        return;
+      }
+      const headers: Record<string, string | undefined> = {};
+      for (const [k, v] of Object.entries(req.headers)) headers[k] = Array.isArray(v) ? v.join(', ') : v;
+      const response = await opts.handle({
+        method: req.method ?? 'GET',
+        path: url.pathname.slice('/fhir'.length),
+        query: [...url.searchParams],
+        headers,
+        body,
+        sourceIp: req.socket.remoteAddress,
+        requestId: randomUUID(),
+      });
+      send(res, response);
+    } catch {
+      if (!res.headersSent) {
+        send(res, { status: 500, headers: { 'content-type': FHIR_JSON, ...SECURITY }, body: JSON.stringify(outcome('error', 'exception', 'Internal error')) });
+      } else res.destroy();
+    }
+  });
+}
+
+/** Listens and resolves the bound port (port 0 = a random free port). */
+export function listen(server: Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}

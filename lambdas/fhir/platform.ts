@@ -1,0 +1,42 @@
+import { executorFromConfig } from '../adapters/sql/from-config.js';
+import type { SqlExecutor } from '../adapters/sql/executor.js';
+import { migrate } from '../adapters/sql/migrate.js';
+import { createTokenVerifier, type TokenVerifier } from '../auth/verify.js';
+import type { Config } from '../config.js';
+import type { HttpRequest, HttpResponse } from './http.js';
+import { FhirRepository } from './repository/repository.js';
+import { createRouter } from './router.js';
+import { FhirService } from './service.js';
+
+export interface FhirPlatform {
+  db: SqlExecutor;
+  verifier: TokenVerifier;
+  service: FhirService;
+  handle: (req: HttpRequest) => Promise<HttpResponse>;
+}
+
+/**
+ * Composition root of the FHIR API: executor chosen by configuration, migrations applied, token
+ * verifier, service and router. `baseUrl` may depend on the request (API Gateway host).
+ */
+export async function createFhirPlatform(
+  config: Config,
+  opts: {
+    baseUrl: string | ((req: HttpRequest) => string);
+    db?: SqlExecutor;
+    onError?: (err: unknown, req: HttpRequest) => void;
+  },
+): Promise<FhirPlatform> {
+  const db = opts.db ?? (await executorFromConfig(config.database));
+  await migrate(db);
+  const verifier = await createTokenVerifier(config.auth);
+  const service = new FhirService(new FhirRepository(db));
+  const handle = createRouter({
+    service,
+    verifier,
+    baseUrl: opts.baseUrl,
+    maxBodyBytes: config.maxBodyBytes,
+    onError: opts.onError,
+  });
+  return { db, verifier, service, handle };
+}

@@ -1,0 +1,231 @@
+import { SqlLimitError, SqlUnavailableError } from '../adapters/sql/executor.js';
+import { AuthError, type AuthContext, authContextFromClaims, type TokenVerifier, wwwAuthenticate } from '../auth/verify.js';
+import { processBundle } from './bundle.js';
+import { capabilityStatement } from './capability.js';
+import { badRequest, FhirError, notAcceptable, notAllowed, outcome, tooLarge, unsupportedMediaType } from './errors.js';
+import { FHIR_JSON, type HttpRequest, type HttpResponse } from './http.js';
+import { ResourceGoneError, type StoredResource } from './repository/repository.js';
+import { searchBundle, historyBundle } from './responses.js';
+import { type FhirService, parseResourceBody, queryPairs } from './service.js';
+
+export interface RouterOptions {
+  service: FhirService;
+  verifier: TokenVerifier;
+  /** Public FHIR base URL without trailing slash, or a function of the request (Host header). */
+  baseUrl: string | ((req: HttpRequest) => string);
+  maxBodyBytes: number;
+  /** Called for unexpected errors; must not log personal data (the request body is never passed). */
+  onError?: (err: unknown, req: HttpRequest) => void;
+}
+
+type Prefer = 'minimal' | 'representation' | 'OperationOutcome';
+
+const SECURITY_HEADERS = { 'x-content-type-options': 'nosniff' };
+
+/** Parses `If-Match: W/"3"` (or `"3"`) into a version number. */
+export function parseETag(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const m = /^(?:W\/)?"(\d{1,9})"$/.exec(value.trim());
+  if (!m) throw badRequest('If-Match must be a version ETag like W/"3"');
+  return Number(m[1]);
+}
+
+function acceptsFhirJson(req: HttpRequest): boolean {
+  const format = req.query.find(([k]) => k === '_format')?.[1];
+  if (format !== undefined) return /^(json|application\/(fhir\+)?json)$/.test(format);
+  const accept = req.headers.accept;
+  if (!accept) return true;
+  return accept.split(',').some((part) => {
+    const type = part.split(';')[0]!.trim().toLowerCase();
+    return ['application/fhir+json', 'application/json', 'application/*', '*/*', 'application/json+fhir'].includes(type);
+  });
+}
+
+function requireJsonBody(req: HttpRequest, maxBodyBytes: number): void {
+  if (req.body !== undefined && Buffer.byteLength(req.body) > maxBodyBytes) {
+    throw tooLarge(`The body exceeds the ${maxBodyBytes} bytes limit`);
+  }
+  const type = req.headers['content-type']?.split(';')[0]?.trim().toLowerCase();
+  if (type !== 'application/fhir+json' && type !== 'application/json' && type !== 'application/json+fhir') {
+    throw unsupportedMediaType('The body must be application/fhir+json');
+  }
+}
+
+function preferReturn(req: HttpRequest): Prefer {
+  const m = /return=(minimal|representation|OperationOutcome)/.exec(req.headers.prefer ?? '');
+  return (m?.[1] as Prefer | undefined) ?? 'representation';
+}
+
+const lenient = (req: HttpRequest) => /handling=lenient/.test(req.headers.prefer ?? '');
+
+function json(status: number, body: unknown, phi = true): HttpResponse {
+  return {
+    status,
+    headers: { 'content-type': FHIR_JSON, ...SECURITY_HEADERS, ...(phi ? { 'cache-control': 'no-store' } : {}) },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  };
+}
+
+function errorResponse(err: FhirError): HttpResponse {
+  const res = json(err.status, err.outcome);
+  if (err instanceof ResourceGoneError) {
+    res.headers.etag = `W/"${err.versionId}"`;
+  }
+  return res;
+}
+
+/**
+ * The FHIR REST router: plain functions from a request to a response, with no HTTP framework and no
+ * database inside, so the local server, the Lambda handler and tests share it.
+ */
+export function createRouter(opts: RouterOptions): (req: HttpRequest) => Promise<HttpResponse> {
+  const base = (req: HttpRequest) => (typeof opts.baseUrl === 'string' ? opts.baseUrl : opts.baseUrl(req));
+
+  function resourceResponse(req: HttpRequest, status: number, r: StoredResource, prefer: Prefer): HttpResponse {
+    const headers: Record<string, string> = {
+      etag: `W/"${r.versionId}"`,
+      'last-modified': new Date(r.lastUpdated).toUTCString(),
+    };
+    if (status === 201 || (req.method !== 'GET' && req.method !== 'HEAD')) {
+      headers.location = `${base(req)}/${r.resourceType}/${r.id}/_history/${r.versionId}`;
+    }
+    if (prefer === 'minimal' && req.method !== 'GET') {
+      return { status, headers: { ...headers, ...SECURITY_HEADERS, 'cache-control': 'no-store' } };
+    }
+    const body =
+      prefer === 'OperationOutcome' && req.method !== 'GET'
+        ? JSON.stringify(outcome('information', 'informational', `${r.resourceType}/${r.id} version ${r.versionId} saved`))
+        : r.json;
+    const res = json(status, body);
+    Object.assign(res.headers, headers);
+    return res;
+  }
+
+  async function authenticate(req: HttpRequest): Promise<AuthContext> {
+    if (req.authorizerClaims) return authContextFromClaims(req.authorizerClaims);
+    return opts.verifier.verify(req.headers.authorization);
+  }
+
+  async function route(req: HttpRequest): Promise<HttpResponse> {
+    const segments = req.path.split('/').filter(Boolean);
+    const method = req.method.toUpperCase();
+    if (!acceptsFhirJson(req)) throw notAcceptable('Only application/fhir+json is supported');
+    if (segments.length === 1 && segments[0] === 'metadata') {
+      if (method !== 'GET') throw notAllowed('metadata is read with GET');
+      return json(200, capabilityStatement(base(req)), false);
+    }
+    const auth = await authenticate(req);
+    const svc = opts.service;
+    const prefer = preferReturn(req);
+    const [type, id, third, vid] = segments;
+
+    if (!type) {
+      if (method !== 'POST') throw notAllowed('Only batch/transaction Bundles are accepted at the base');
+      requireJsonBody(req, opts.maxBodyBytes);
+      const bundle = parseResourceBody(req.body, 'Bundle');
+      return json(200, await processBundle(svc, auth, bundle, base(req)));
+    }
+    if (id === '_search' && segments.length === 2 && method === 'POST') {
+      const ct = req.headers['content-type']?.split(';')[0]?.trim();
+      if (ct !== 'application/x-www-form-urlencoded') throw unsupportedMediaType('POST _search needs application/x-www-form-urlencoded');
+      const params = [...req.query, ...queryPairs(req.body ?? '')];
+      const { req: sreq, result } = await svc.search(auth, type, params, lenient(req));
+      return json(200, searchBundle(base(req), sreq, params, result));
+    }
+    if (id === '_history' && segments.length === 2 && method === 'GET') {
+      const page = await svc.history(auth, type, undefined, req.query);
+      return json(200, historyBundle(base(req), `${type}/_history`, req.query, page));
+    }
+    if (segments.length === 1) {
+      switch (method) {
+        case 'GET': {
+          const { req: sreq, result } = await svc.search(auth, type, req.query, lenient(req));
+          return json(200, searchBundle(base(req), sreq, req.query, result));
+        }
+        case 'POST': {
+          requireJsonBody(req, opts.maxBodyBytes);
+          const resource = parseResourceBody(req.body, type);
+          const r = await svc.create(auth, type, resource, { ifNoneExist: req.headers['if-none-exist'] });
+          return resourceResponse(req, r.status, r.resource!, prefer);
+        }
+        case 'PUT': {
+          requireJsonBody(req, opts.maxBodyBytes);
+          if (req.query.length === 0) throw badRequest('PUT on a type needs a conditional query or an id');
+          const resource = parseResourceBody(req.body, type);
+          const query = new URLSearchParams(req.query).toString();
+          const r = await svc.conditionalUpdate(auth, type, query, resource);
+          return resourceResponse(req, r.status, r.resource!, prefer);
+        }
+        case 'DELETE': {
+          if (req.query.length === 0) throw badRequest('DELETE on a type needs a conditional query');
+          await svc.conditionalDelete(auth, type, new URLSearchParams(req.query).toString());
+          return { status: 204, headers: { ...SECURITY_HEADERS } };
+        }
+        default:
+          throw notAllowed(`${method} is not allowed on ${type}`);
+      }
+    }
+    if (segments.length === 2 && id) {
+      switch (method) {
+        case 'GET':
+        case 'HEAD': {
+          const r = await svc.read(auth, type, id);
+          const res = resourceResponse(req, 200, r.resource!, prefer);
+          const inm = req.headers['if-none-match'];
+          if (inm && inm.replace(/^W\//, '') === `"${r.resource!.versionId}"`) {
+            return { status: 304, headers: { ...res.headers, 'content-type': FHIR_JSON } , body: undefined };
+          }
+          return res;
+        }
+        case 'PUT': {
+          requireJsonBody(req, opts.maxBodyBytes);
+          const resource = parseResourceBody(req.body, type);
+          const r = await svc.update(auth, type, id, resource, { ifMatch: parseETag(req.headers['if-match']) });
+          return resourceResponse(req, r.status, r.resource!, prefer);
+        }
+        case 'DELETE':
+          await svc.delete(auth, type, id, { ifMatch: parseETag(req.headers['if-match']) });
+          return { status: 204, headers: { ...SECURITY_HEADERS } };
+        default:
+          throw notAllowed(`${method} is not allowed on ${type}/${id}`);
+      }
+    }
+    if (third === '_history' && id) {
+      if (method !== 'GET') throw notAllowed('History is read with GET');
+      if (segments.length === 3) {
+        const page = await svc.history(auth, type, id, req.query);
+        return json(200, historyBundle(base(req), `${type}/${id}/_history`, req.query, page));
+      }
+      if (segments.length === 4 && vid) {
+        const r = await svc.vread(auth, type, id, vid);
+        return resourceResponse(req, 200, r.resource!, prefer);
+      }
+    }
+    throw new FhirError(404, [{ severity: 'error', code: 'not-found', diagnostics: `No route for ${method} ${req.path}` }]);
+  }
+
+  return async (req) => {
+    try {
+      const res = await route(req);
+      if (req.method.toUpperCase() === 'HEAD') res.body = undefined;
+      return res;
+    } catch (err) {
+      if (err instanceof FhirError) return errorResponse(err);
+      if (err instanceof AuthError) {
+        const res = json(401, outcome('error', 'login', err.message));
+        res.headers['www-authenticate'] = wwwAuthenticate(err);
+        return res;
+      }
+      if (err instanceof SqlUnavailableError) {
+        const res = json(503, outcome('error', 'transient', 'The database is unavailable; retry later'));
+        res.headers['retry-after'] = '5';
+        return res;
+      }
+      opts.onError?.(err, req);
+      if (err instanceof SqlLimitError) {
+        return json(500, outcome('error', 'too-costly', 'The answer exceeds the database response limit; use a smaller _count'));
+      }
+      return json(500, outcome('error', 'exception', `Internal error (request ${req.requestId})`));
+    }
+  };
+}

@@ -1,0 +1,242 @@
+import { randomUUID } from 'node:crypto';
+import { allows, type Interaction } from '../auth/scopes.js';
+import type { AuthContext } from '../auth/verify.js';
+import { badRequest, FhirError, forbidden, notAllowed, preconditionFailed, unprocessable } from './errors.js';
+import { DuplicateIdentifierError, FHIR_ID, type FhirRepository, type StoredResource } from './repository/repository.js';
+import { type HistoryPage, runHistory, runSearch, type SearchResult } from './repository/search.js';
+import { parseSearch, type SearchRequest } from './search/parse.js';
+import { isSupportedType, type Resource } from './types.js';
+import { requiredPatientLinks, validateResource } from './validation/index.js';
+
+/** Types clients may read and search but never write (the platform writes them). */
+const READ_ONLY_TYPES = new Set(['AuditEvent']);
+
+/** Outcome of one interaction, independent of HTTP (also used for Bundle entries). */
+export interface InteractionResult {
+  status: number;
+  resource?: StoredResource;
+  /** The JSON body to send when there is no stored resource (Bundles, OperationOutcome…). */
+  body?: unknown;
+}
+
+export function requireType(type: string): void {
+  if (!isSupportedType(type)) throw new FhirError(404, [{ severity: 'error', code: 'not-supported', diagnostics: `Resource type ${type} is not supported` }]);
+}
+
+export function requireScope(auth: AuthContext, type: string, interaction: Interaction): void {
+  if (!allows(auth.scopes, type, interaction)) {
+    const names = { c: 'create', r: 'read', u: 'update', d: 'delete', s: 'search' };
+    throw forbidden(`The token's scopes do not allow ${names[interaction]} on ${type}`);
+  }
+}
+
+function requireWritable(type: string): void {
+  if (READ_ONLY_TYPES.has(type)) throw notAllowed(`${type} is written by the platform only`);
+}
+
+/** Parses a request body as a FHIR resource of `type` (400 on bad JSON or a type mismatch). */
+export function parseResourceBody(body: string | undefined, type?: string): Resource {
+  if (body === undefined || body.trim() === '') throw badRequest('The request has no body');
+  let value: unknown;
+  try {
+    value = JSON.parse(body);
+  } catch {
+    throw badRequest('The body is not valid JSON');
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw badRequest('The body is not a FHIR resource');
+  const resource = value as Resource;
+  if (typeof resource.resourceType !== 'string') throw badRequest('The body has no resourceType', ['resourceType']);
+  if (type && resource.resourceType !== type) {
+    throw badRequest(`resourceType ${resource.resourceType} does not match the URL (${type})`, ['resourceType']);
+  }
+  return resource;
+}
+
+/** Parses `If-None-Exist`/conditional URL queries into name/value pairs. */
+export function queryPairs(query: string): [string, string][] {
+  return [...new URLSearchParams(query.startsWith('?') ? query.slice(1) : query)];
+}
+
+/** Validates a resource and returns the Patient links the repository must check. */
+function validate(resource: Resource, type: string): { expression: string; id: string }[] {
+  const issues = validateResource(resource, type);
+  if (issues.length) throw unprocessable(issues);
+  return requiredPatientLinks(resource)
+    .filter((l) => l.reference?.startsWith('Patient/'))
+    .map((l) => ({ expression: l.expression, id: l.reference!.slice('Patient/'.length).split('/')[0]! }));
+}
+
+/**
+ * FHIR interactions on a repository, with validation and scope checks: what the HTTP router and
+ * Bundle processing both call.
+ */
+export class FhirService {
+  constructor(readonly repo: FhirRepository) {}
+
+  withRepository(repo: FhirRepository): FhirService {
+    return new FhirService(repo);
+  }
+
+  async read(auth: AuthContext, type: string, id: string): Promise<InteractionResult> {
+    requireType(type);
+    requireScope(auth, type, 'r');
+    return { status: 200, resource: await this.repo.read(type, id) };
+  }
+
+  async vread(auth: AuthContext, type: string, id: string, vid: string): Promise<InteractionResult> {
+    requireType(type);
+    requireScope(auth, type, 'r');
+    return { status: 200, resource: await this.repo.vread(type, id, vid) };
+  }
+
+  async search(auth: AuthContext, type: string, params: [string, string][], lenient = false): Promise<{ req: SearchRequest; result: SearchResult }> {
+    requireType(type);
+    requireScope(auth, type, 's');
+    const req = parseSearch(type, params, lenient);
+    for (const f of req.filters) if (f.chain) requireScope(auth, f.chain.targetType, 's');
+    for (const inc of req.revinclude) requireScope(auth, inc.sourceType, 'r');
+    const result = await runSearch(this.repo.db, req);
+    // _include'd resources the token may not read are left out rather than leaked.
+    result.included = result.included.filter((r) => allows(auth.scopes, r.resourceType, 'r'));
+    return { req, result };
+  }
+
+  async history(auth: AuthContext, type: string, id: string | undefined, params: [string, string][]): Promise<HistoryPage> {
+    requireType(type);
+    requireScope(auth, type, 'r');
+    if (!id) requireScope(auth, type, 's');
+    const get = (n: string) => params.find(([k]) => k === n)?.[1];
+    const countRaw = get('_count');
+    if (countRaw !== undefined && !/^\d+$/.test(countRaw)) throw badRequest('_count must be a non-negative integer');
+    const since = get('_since');
+    if (since !== undefined && Number.isNaN(Date.parse(since))) throw badRequest('_since must be an instant');
+    const unknown = params.map(([k]) => k).filter((k) => !['_count', '_since', '_cursor', '_format', '_pretty'].includes(k));
+    if (unknown.length) throw badRequest(`history does not support ${unknown.join(', ')}`);
+    return runHistory(this.repo.db, {
+      resourceType: type,
+      id,
+      count: Math.min(Number(countRaw ?? 20), 1000),
+      since,
+      cursor: get('_cursor'),
+    });
+  }
+
+  /** Create, or conditional create when `ifNoneExist` is given (0 → 201, 1 → 200, >1 → 412). */
+  async create(
+    auth: AuthContext,
+    type: string,
+    resource: Resource,
+    opts: { ifNoneExist?: string; id?: string } = {},
+  ): Promise<InteractionResult> {
+    requireType(type);
+    requireWritable(type);
+    requireScope(auth, type, 'c');
+    if (resource.resourceType !== type) throw badRequest(`resourceType must be ${type}`, ['resourceType']);
+    if (opts.ifNoneExist !== undefined) {
+      requireScope(auth, type, 's');
+      const existing = await this.matchOne(type, opts.ifNoneExist);
+      if (existing) return { status: 200, resource: existing };
+    }
+    const links = validate({ ...resource, id: undefined }, type);
+    try {
+      const written = opts.id
+        ? await this.repo.update({ ...resource, id: opts.id }, { patientLinks: links })
+        : await this.repo.create(resource, { patientLinks: links });
+      return { status: 201, resource: written.resource };
+    } catch (err) {
+      // A concurrent conditional create with the same business identifier won: answer with its resource.
+      if (err instanceof DuplicateIdentifierError && opts.ifNoneExist !== undefined) {
+        const existing = await this.matchOne(type, opts.ifNoneExist);
+        if (existing) return { status: 200, resource: existing };
+      }
+      throw err;
+    }
+  }
+
+  /** The single match of a conditional query (search scope needed), undefined for none, 412 for several. */
+  async conditionalMatch(auth: AuthContext, type: string, query: string): Promise<StoredResource | undefined> {
+    requireType(type);
+    requireScope(auth, type, 's');
+    return this.matchOne(type, query);
+  }
+
+  private async matchOne(type: string, query: string): Promise<StoredResource | undefined> {
+    const pairs = queryPairs(query);
+    if (pairs.length === 0) throw badRequest('The conditional query is empty');
+    const req = parseSearch(type, pairs);
+    req.count = 2;
+    req.include = [];
+    req.revinclude = [];
+    req.total = 'none';
+    req.cursor = undefined;
+    const found = await runSearch(this.repo.db, req);
+    if (found.matches.length > 1) throw preconditionFailed(`The conditional query matches more than one ${type}`);
+    return found.matches[0];
+  }
+
+  async update(
+    auth: AuthContext,
+    type: string,
+    id: string,
+    resource: Resource,
+    opts: { ifMatch?: number } = {},
+  ): Promise<InteractionResult> {
+    requireType(type);
+    requireWritable(type);
+    requireScope(auth, type, 'u');
+    if (!FHIR_ID.test(id)) throw badRequest(`'${id}' is not a valid resource id`);
+    if (resource.resourceType !== type) throw badRequest(`resourceType must be ${type}`, ['resourceType']);
+    if (resource.id !== id) throw badRequest(`The resource id must match the URL (${type}/${id})`, [`${type}.id`]);
+    const links = validate(resource, type);
+    if (!allows(auth.scopes, type, 'c')) {
+      // Update-as-create needs the create scope: without it, the resource must already exist.
+      await this.repo.read(type, id).catch((err: unknown) => {
+        if (err instanceof FhirError && err.status === 404) throw forbidden(`The token's scopes do not allow create on ${type}`);
+        if (!(err instanceof FhirError && err.status === 410)) throw err;
+      });
+    }
+    const written = await this.repo.update(resource, { patientLinks: links, ifMatch: opts.ifMatch });
+    return { status: written.created ? 201 : 200, resource: written.resource };
+  }
+
+  /** `PUT Type?query`: update the single match, create when none, 412 when several. */
+  async conditionalUpdate(auth: AuthContext, type: string, query: string, resource: Resource): Promise<InteractionResult> {
+    requireType(type);
+    requireWritable(type);
+    requireScope(auth, type, 'u');
+    requireScope(auth, type, 's');
+    const match = await this.matchOne(type, query);
+    if (!match) {
+      requireScope(auth, type, 'c');
+      return this.create(auth, type, resource, { ifNoneExist: query, id: resource.id });
+    }
+    if (resource.id !== undefined && resource.id !== match.id) {
+      throw badRequest(`The resource id does not match the resource found by the conditional query`, [`${type}.id`]);
+    }
+    return this.update(auth, type, match.id, { ...resource, id: match.id });
+  }
+
+  async delete(auth: AuthContext, type: string, id: string, opts: { ifMatch?: number } = {}): Promise<InteractionResult> {
+    requireType(type);
+    requireWritable(type);
+    requireScope(auth, type, 'd');
+    await this.repo.delete(type, id, opts);
+    return { status: 204 };
+  }
+
+  async conditionalDelete(auth: AuthContext, type: string, query: string): Promise<InteractionResult> {
+    requireType(type);
+    requireWritable(type);
+    requireScope(auth, type, 'd');
+    requireScope(auth, type, 's');
+    const match = await this.matchOne(type, query);
+    if (match) await this.repo.delete(type, match.id);
+    return { status: 204 };
+  }
+
+  /** A new server id, for transaction entries whose urn:uuid must be resolved before writing. */
+  static newId(): string {
+    return randomUUID();
+  }
+}
+

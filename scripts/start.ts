@@ -1,0 +1,77 @@
+/**
+ * `npm start`: the whole platform on one machine with embedded defaults (PGlite in $PFI_DATA_DIR,
+ * local signing key). FHIR at http://127.0.0.1:$PFI_HTTP_PORT/fhir, health at /health.
+ */
+import { ConfigError, loadConfig } from '../lambdas/config.js';
+import { DataDirBusyError, lockDataDir } from '../lambdas/fhir/data-dir-lock.js';
+import { createLocalServer, listen } from '../lambdas/fhir/local-server.js';
+import { createFhirPlatform } from '../lambdas/fhir/platform.js';
+
+function log(level: string, message: string, extra: Record<string, unknown> = {}): void {
+  process.stdout.write(`${JSON.stringify({ level, timestamp: new Date().toISOString(), service: 'pfi', message, ...extra })}\n`);
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const config = loadConfig();
+  const release = config.database.kind === 'pglite' ? lockDataDir(config.dataDir) : () => undefined;
+  let baseUrl = config.fhirBaseUrl ?? '';
+  const platform = await createFhirPlatform(config, {
+    baseUrl: () => baseUrl,
+    onError: (err, req) =>
+      log('ERROR', 'unexpected error', {
+        requestId: req.requestId,
+        method: req.method,
+        error: err instanceof Error ? err.name : 'unknown',
+        // The message may quote SQL or values: keep it out of logs unless debugging locally.
+        ...(config.logLevel === 'DEBUG' && err instanceof Error ? { detail: err.message } : {}),
+      }),
+  });
+  const server = createLocalServer({
+    handle: platform.handle,
+    maxBodyBytes: config.maxBodyBytes,
+    health: async () => {
+      try {
+        await platform.db.query('SELECT 1 AS ok');
+        return { ok: true, details: { database: platform.db.kind } };
+      } catch {
+        return { ok: false, details: { database: platform.db.kind } };
+      }
+    },
+  });
+  const port = await listen(server, config.http.port, config.http.host);
+  if (!config.fhirBaseUrl) baseUrl = `http://${config.http.host}:${port}/fhir`;
+  log('INFO', 'PFI platform started', {
+    fhir: baseUrl,
+    health: `http://${config.http.host}:${port}/health`,
+    database: platform.db.kind,
+    dataDir: config.dataDir,
+    startupMs: Date.now() - started,
+    token: 'npm run --silent token -- "system/*.cruds"',
+  });
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log('INFO', 'stopping', { signal });
+    server.close();
+    server.closeIdleConnections();
+    setTimeout(() => server.closeAllConnections(), 5_000).unref();
+    await new Promise<void>((r) => server.once('close', () => r()));
+    await platform.db.close();
+    release();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+main().catch((err: unknown) => {
+  if (err instanceof ConfigError || err instanceof DataDirBusyError) {
+    process.stderr.write(`${err.message}\n`);
+    process.exit(2);
+  }
+  process.stderr.write(`PFI failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});
