@@ -26,7 +26,6 @@ type Op =
   /** Last op of an untyped choice (`Observation.effective`): each JSON key with its datatype. */
   | { kind: 'choice'; options: [key: string, type: string][] };
 
-
 const IDENT_RE = /^[A-Za-z][A-Za-z0-9_]*$/;
 const AS_RE = /^(?:as|ofType)\(([A-Za-z]+)\)$/;
 const RESOLVE_IS_RE = /^where\(resolve\(\) is ([A-Z][A-Za-z]+)\)$/;
@@ -186,10 +185,17 @@ function pushFlat(out: unknown[], v: unknown): void {
   } else if (v !== null && v !== undefined) out.push(v);
 }
 
-function isReferenceTo(v: unknown, type: string): boolean {
-  if (!isObj(v)) return false;
+/** `resolve() is T` without resolving: the reference's type, its `T/id` form, or a contained T. */
+function isReferenceTo(v: Obj, type: string, resource: Resource): boolean {
   if (v.type === type) return true;
-  return typeof v.reference === 'string' && parseReference(v.reference).targetType === type;
+  const ref = v.reference;
+  if (typeof ref !== 'string') return false;
+  if (ref.startsWith('#')) {
+    const contained = resource.contained;
+    const id = ref.slice(1);
+    return Array.isArray(contained) && contained.some((c) => isObj(c) && c.id === id && c.resourceType === type);
+  }
+  return parseReference(ref).targetType === type;
 }
 
 function evaluator(ops: Op[], finalType: string): PathEvaluator {
@@ -204,7 +210,7 @@ function evaluator(ops: Op[], finalType: string): PathEvaluator {
             pushFlat(next, v[op.key]);
             break;
           case 'refIs':
-            if (isReferenceTo(v, op.type)) next.push(v);
+            if (isReferenceTo(v, op.type, resource)) next.push(v);
             break;
           case 'eq':
             if (v[op.key] === op.value) next.push(v);

@@ -169,9 +169,13 @@ const CONTACT_SYSTEMS = new Set(['phone', 'fax', 'email', 'pager', 'url', 'sms',
 const ISO_4217 = 'urn:iso:std:iso:4217';
 
 function stringRows(sink: RowSink, param: string, value: unknown, type: string): void {
-  if (typeof value === 'string') return sink.string(param, value);
+  if (typeof value === 'string') {
+    sink.string(param, value);
+    return;
+  }
   if (!isObj(value)) return;
-  const t = type || ('family' in value || 'given' in value ? 'HumanName' : 'line' in value || 'city' in value ? 'Address' : '');
+  const t =
+    type || ('family' in value || 'given' in value ? 'HumanName' : 'line' in value || 'city' in value ? 'Address' : '');
   const parts = t === 'HumanName' ? HUMAN_NAME_PARTS : t === 'Address' ? ADDRESS_PARTS : undefined;
   if (!parts) return;
   for (const part of parts) for (const s of strings(value[part])) sink.string(param, s);
@@ -187,12 +191,16 @@ function codingRow(sink: RowSink, param: string, c: unknown): void {
 /** Datatype of an untyped object (fhirpath results without type info), from its shape. */
 function guessTokenType(v: Obj): string {
   if (Array.isArray(v.coding) || ('text' in v && !('value' in v))) return 'CodeableConcept';
-  if ('value' in v) return typeof v.system === 'string' && CONTACT_SYSTEMS.has(v.system) ? 'ContactPoint' : 'Identifier';
+  if ('value' in v)
+    return typeof v.system === 'string' && CONTACT_SYSTEMS.has(v.system) ? 'ContactPoint' : 'Identifier';
   return 'Coding';
 }
 
 function tokenRows(sink: RowSink, param: string, value: unknown, type: string): void {
-  if (typeof value === 'boolean') return sink.token(param, null, value ? 'true' : 'false');
+  if (typeof value === 'boolean') {
+    sink.token(param, null, value ? 'true' : 'false');
+    return;
+  }
   if (typeof value === 'string') {
     if (value.length > 0) sink.token(param, null, value);
     return;
@@ -201,7 +209,8 @@ function tokenRows(sink: RowSink, param: string, value: unknown, type: string): 
   const t = type === 'Coding' || type === 'CodeableConcept' || type === 'Identifier' || type === 'ContactPoint';
   switch (t ? type : guessTokenType(value)) {
     case 'Coding':
-      return codingRow(sink, param, value);
+      codingRow(sink, param, value);
+      return;
     case 'CodeableConcept':
       if (Array.isArray(value.coding)) for (const c of value.coding) codingRow(sink, param, c);
       return;
@@ -264,20 +273,31 @@ function quantityRows(sink: RowSink, param: string, value: unknown, type: string
  * Adds the rows for one value of a parameter. `type` is the value's FHIR datatype (`HumanName`,
  * `dateTime`, `Period`...) when known, '' otherwise; unknown object shapes are then guessed.
  */
-export function addValueRows(sink: RowSink, code: string, paramType: SearchParamType, value: unknown, type: string) {
+export function addValueRows(
+  sink: RowSink,
+  code: string,
+  paramType: SearchParamType,
+  value: unknown,
+  type: string,
+): void {
   // JSON that contradicts its declared datatype (a string where a HumanName belongs...) is not indexed.
   if (type !== '' && PRIMITIVES.has(type) === isObj(value)) return;
   switch (paramType) {
     case 'string':
-      return stringRows(sink, code, value, type);
+      stringRows(sink, code, value, type);
+      return;
     case 'token':
-      return tokenRows(sink, code, value, type);
+      tokenRows(sink, code, value, type);
+      return;
     case 'date':
-      return dateRows(sink, code, value, type);
+      dateRows(sink, code, value, type);
+      return;
     case 'reference':
-      return referenceRows(sink, code, value);
+      referenceRows(sink, code, value);
+      return;
     case 'quantity':
-      return quantityRows(sink, code, value, type);
+      quantityRows(sink, code, value, type);
+      return;
     case 'number':
       if (typeof value === 'number' && Number.isFinite(value)) sink.number(code, value);
       return;

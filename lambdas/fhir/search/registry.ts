@@ -17,7 +17,15 @@ export interface SearchParamDef {
   url: string;
 }
 
-const SEARCH_PARAM_TYPES: ReadonlySet<string> = new Set(['string', 'token', 'date', 'reference', 'quantity', 'number', 'uri']);
+const SEARCH_PARAM_TYPES: ReadonlySet<string> = new Set([
+  'string',
+  'token',
+  'date',
+  'reference',
+  'quantity',
+  'number',
+  'uri',
+]);
 
 function isSearchParamType(t: string): t is SearchParamType {
   return SEARCH_PARAM_TYPES.has(t);

@@ -43,7 +43,8 @@ function precisionRange(rest: string): { value: number; low: number; high: numbe
 function numericCondition(col: string, raw: string, p: Params): string {
   const { prefix, rest } = splitPrefix(raw);
   const { value, low, high } = precisionRange(rest);
-  const v = p.add(value);
+  let vp: string | undefined;
+  const v = () => (vp ??= p.add(value));
   switch (prefix) {
     case 'eq':
       return `(${col} >= ${p.add(low)} AND ${col} < ${p.add(high)})`;
@@ -51,14 +52,14 @@ function numericCondition(col: string, raw: string, p: Params): string {
       return `NOT (${col} >= ${p.add(low)} AND ${col} < ${p.add(high)})`;
     case 'gt':
     case 'sa':
-      return `${col} > ${v}`;
+      return `${col} > ${v()}`;
     case 'lt':
     case 'eb':
-      return `${col} < ${v}`;
+      return `${col} < ${v()}`;
     case 'ge':
-      return `${col} >= ${v}`;
+      return `${col} >= ${v()}`;
     case 'le':
-      return `${col} <= ${v}`;
+      return `${col} <= ${v()}`;
     case 'ap': {
       const margin = Math.abs(value) * 0.1;
       return `(${col} >= ${p.add(value - margin)} AND ${col} <= ${p.add(value + margin)})`;
@@ -69,30 +70,33 @@ function numericCondition(col: string, raw: string, p: Params): string {
 /** FHIR date semantics between a stored range [low, high) (NULL = unbounded) and a search range. */
 function dateCondition(code: string, raw: string, p: Params): string {
   const { prefix, low, high } = searchDateRange(code, raw);
-  const sl = `${p.add(low)}::timestamptz`;
-  const sh = `${p.add(high)}::timestamptz`;
-  const eq = `(s.low >= ${sl} AND s.high <= ${sh})`;
-  const gt = `(s.high > ${sh} OR s.high IS NULL)`;
-  const lt = `(s.low < ${sl} OR s.low IS NULL)`;
+  let slp: string | undefined;
+  let shp: string | undefined;
+  // Parameters are added on first use: PostgreSQL refuses a statement with an unused typeless parameter.
+  const sl = () => (slp ??= `${p.add(low)}::timestamptz`);
+  const sh = () => (shp ??= `${p.add(high)}::timestamptz`);
+  const eq = () => `(s.low >= ${sl()} AND s.high <= ${sh()})`;
+  const gt = () => `(s.high > ${sh()} OR s.high IS NULL)`;
+  const lt = () => `(s.low < ${sl()} OR s.low IS NULL)`;
   switch (prefix) {
     case 'eq':
-      return eq;
+      return eq();
     case 'ne':
-      return `NOT COALESCE(${eq}, false)`;
+      return `NOT COALESCE(${eq()}, false)`;
     case 'gt':
-      return gt;
+      return gt();
     case 'lt':
-      return lt;
+      return lt();
     case 'ge':
-      return `(${gt} OR ${eq})`;
+      return `(${gt()} OR ${eq()})`;
     case 'le':
-      return `(${lt} OR ${eq})`;
+      return `(${lt()} OR ${eq()})`;
     case 'sa':
-      return `s.low >= ${sh}`;
+      return `s.low >= ${sh()}`;
     case 'eb':
-      return `s.high <= ${sl}`;
+      return `s.high <= ${sl()}`;
     case 'ap':
-      return `((s.low < ${sh} OR s.low IS NULL) AND (s.high > ${sl} OR s.high IS NULL))`;
+      return `((s.low < ${sh()} OR s.low IS NULL) AND (s.high > ${sl()} OR s.high IS NULL))`;
   }
 }
 
@@ -100,24 +104,24 @@ function dateCondition(code: string, raw: string, p: Params): string {
 function lastUpdatedCondition(alias: string, raw: string, p: Params): string {
   const { prefix, low, high } = searchDateRange('_lastUpdated', raw);
   const col = `${alias}.last_updated`;
-  const sl = `${p.add(low)}::timestamptz`;
-  const sh = `${p.add(high)}::timestamptz`;
+  const sl = () => `${p.add(low)}::timestamptz`;
+  const sh = () => `${p.add(high)}::timestamptz`;
   switch (prefix) {
     case 'eq':
     case 'ap':
-      return `(${col} >= ${sl} AND ${col} < ${sh})`;
+      return `(${col} >= ${sl()} AND ${col} < ${sh()})`;
     case 'ne':
-      return `NOT (${col} >= ${sl} AND ${col} < ${sh})`;
+      return `NOT (${col} >= ${sl()} AND ${col} < ${sh()})`;
     case 'gt':
     case 'sa':
-      return `${col} >= ${sh}`;
+      return `${col} >= ${sh()}`;
     case 'lt':
     case 'eb':
-      return `${col} < ${sl}`;
+      return `${col} < ${sl()}`;
     case 'ge':
-      return `${col} >= ${sl}`;
+      return `${col} >= ${sl()}`;
     case 'le':
-      return `${col} < ${sh}`;
+      return `${col} < ${sh()}`;
   }
 }
 

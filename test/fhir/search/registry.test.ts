@@ -75,7 +75,9 @@ describe('listSearchParams', () => {
 
 describe('buildRegistry', () => {
   it('rejects a parameter type that is not indexable', () => {
-    const source = { Patient: [{ code: 'x', type: 'composite', expression: 'Patient.x', url: 'http://example.test/x' }] };
+    const source = {
+      Patient: [{ code: 'x', type: 'composite', expression: 'Patient.x', url: 'http://example.test/x' }],
+    };
     expect(() => buildRegistry(source)).toThrow('bad type for http://example.test/x');
   });
 });

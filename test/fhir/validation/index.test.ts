@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { OperationOutcomeIssue } from '../../../lambdas/fhir/types.js';
+import type { OperationOutcomeIssue, SupportedType } from '../../../lambdas/fhir/types.js';
 import { SUPPORTED_TYPES } from '../../../lambdas/fhir/types.js';
 import {
   checkNirKey,
@@ -20,7 +20,7 @@ const BIRTH_DATE = '1979-03-12';
 const ref = (reference: string) => ({ reference });
 const cc = (code: string, system = 'http://loinc.org') => ({ coding: [{ system, code }] });
 
-const MINIMAL: Record<string, Json> = {
+const MINIMAL: Record<SupportedType, Json> = {
   Patient: { resourceType: 'Patient' },
   Practitioner: { resourceType: 'Practitioner' },
   PractitionerRole: { resourceType: 'PractitionerRole' },
@@ -75,7 +75,7 @@ const period = { start: '2024-03-06T11:00:00+01:00', end: '2024-03-08' };
 const address = { use: 'work', line: ['1 rue de la Paix'], city: 'Lyon', postalCode: '69001', country: 'FR' };
 const telecom = [{ system: 'phone', value: '0102030405', use: 'work', rank: 1 }];
 
-const RICH: Record<string, Json> = {
+const RICH: Record<SupportedType, Json> = {
   Patient: {
     resourceType: 'Patient',
     id: 'pat-1.a',
@@ -90,7 +90,10 @@ const RICH: Record<string, Json> = {
           extension: [
             {
               url: 'https://hl7.fr/ig/fhir/core/StructureDefinition/fr-core-address-insee-code',
-              valueCoding: { system: 'https://mos.esante.gouv.fr/NOS/TRE_R13-CommuneOM/FHIR/TRE-R13-CommuneOM', code: '63220' },
+              valueCoding: {
+                system: 'https://mos.esante.gouv.fr/NOS/TRE_R13-CommuneOM/FHIR/TRE-R13-CommuneOM',
+                code: '63220',
+              },
             },
           ],
           city: 'Clermont',
@@ -98,7 +101,10 @@ const RICH: Record<string, Json> = {
       },
       {
         url: 'https://hl7.fr/ig/fhir/core/StructureDefinition/fr-core-identity-reliability',
-        extension: [{ url: 'identityStatus', valueCoding: { code: 'VALI' } }, { url: 'validationDate', valueDate: '2024-01' }],
+        extension: [
+          { url: 'identityStatus', valueCoding: { code: 'VALI' } },
+          { url: 'validationDate', valueDate: '2024-01' },
+        ],
       },
     ],
     identifier: [
@@ -138,7 +144,9 @@ const RICH: Record<string, Json> = {
     address: [address],
     gender: 'male',
     birthDate: '1970',
-    qualification: [{ code: cc('SM26', 'https://mos.esante.gouv.fr/NOS/TRE_R38'), period, issuer: ref('Organization/o') }],
+    qualification: [
+      { code: cc('SM26', 'https://mos.esante.gouv.fr/NOS/TRE_R38'), period, issuer: ref('Organization/o') },
+    ],
     communication: [cc('fr', 'urn:ietf:bcp:47')],
   },
   PractitionerRole: {
@@ -320,7 +328,10 @@ const RICH: Record<string, Json> = {
         what: ref('Patient/p1'),
         type: { code: '1' },
         role: { code: '1' },
-        detail: [{ type: 'query', valueString: 'name=x' }, { type: 'raw', valueBase64Binary: 'YWJj' }],
+        detail: [
+          { type: 'query', valueString: 'name=x' },
+          { type: 'raw', valueBase64Binary: 'YWJj' },
+        ],
       },
       { query: 'X19fYQ==' },
     ],
@@ -352,7 +363,11 @@ describe('validateResource: valid resources', () => {
   }
 
   it('tolerates unknown elements and primitive extensions (_element)', () => {
-    const patient = { ...RICH.Patient, futureElement: { a: 1 }, _birthDate: { extension: [{ url: 'x', valueString: 'y' }] } };
+    const patient = {
+      ...RICH.Patient,
+      futureElement: { a: 1 },
+      _birthDate: { extension: [{ url: 'x', valueString: 'y' }] },
+    };
     expect(validateResource(patient)).toEqual([]);
   });
 });
@@ -410,14 +425,24 @@ describe('validateResource: required elements and required bindings', () => {
     ],
     ['Encounter.status', MINIMAL.Encounter, (r) => delete r.status, [['required', 'Encounter.status']]],
     ['Encounter.class', MINIMAL.Encounter, (r) => delete r.class, [['required', 'Encounter.class']]],
-    ['Encounter.class type', MINIMAL.Encounter, (r) => (r.class = [{ code: 'IMP' }]), [['structure', 'Encounter.class']]],
+    [
+      'Encounter.class type',
+      MINIMAL.Encounter,
+      (r) => (r.class = [{ code: 'IMP' }]),
+      [['structure', 'Encounter.class']],
+    ],
     [
       'Encounter.location.location',
       MINIMAL.Encounter,
       (r) => (r.location = [{ status: 'active' }]),
       [['required', 'Encounter.location[0].location']],
     ],
-    ['DiagnosticReport.status', MINIMAL.DiagnosticReport, (r) => delete r.status, [['required', 'DiagnosticReport.status']]],
+    [
+      'DiagnosticReport.status',
+      MINIMAL.DiagnosticReport,
+      (r) => delete r.status,
+      [['required', 'DiagnosticReport.status']],
+    ],
     ['DiagnosticReport.code', MINIMAL.DiagnosticReport, (r) => delete r.code, [['required', 'DiagnosticReport.code']]],
     [
       'DocumentReference.status binding',
@@ -425,7 +450,12 @@ describe('validateResource: required elements and required bindings', () => {
       (r) => (r.status = 'final'),
       [['value', 'DocumentReference.status']],
     ],
-    ['DocumentReference.content', MINIMAL.DocumentReference, (r) => delete r.content, [['required', 'DocumentReference.content']]],
+    [
+      'DocumentReference.content',
+      MINIMAL.DocumentReference,
+      (r) => delete r.content,
+      [['required', 'DocumentReference.content']],
+    ],
     [
       'DocumentReference.content empty',
       MINIMAL.DocumentReference,
@@ -460,7 +490,12 @@ describe('validateResource: required elements and required bindings', () => {
       [['value', 'Provenance.recorded']],
     ],
     ['Provenance.agent', MINIMAL.Provenance, (r) => delete r.agent, [['required', 'Provenance.agent']]],
-    ['Provenance.agent.who', MINIMAL.Provenance, (r) => (r.agent = [{ type: cc('x') }]), [['required', 'Provenance.agent[0].who']]],
+    [
+      'Provenance.agent.who',
+      MINIMAL.Provenance,
+      (r) => (r.agent = [{ type: cc('x') }]),
+      [['required', 'Provenance.agent[0].who']],
+    ],
     [
       'Provenance.entity.role binding',
       MINIMAL.Provenance,
@@ -472,9 +507,19 @@ describe('validateResource: required elements and required bindings', () => {
     ['AuditEvent.type', MINIMAL.AuditEvent, (r) => delete r.type, [['required', 'AuditEvent.type']]],
     ['AuditEvent.recorded', MINIMAL.AuditEvent, (r) => delete r.recorded, [['required', 'AuditEvent.recorded']]],
     ['AuditEvent.agent', MINIMAL.AuditEvent, (r) => delete r.agent, [['required', 'AuditEvent.agent']]],
-    ['AuditEvent.agent.requestor', MINIMAL.AuditEvent, (r) => (r.agent = [{}]), [['required', 'AuditEvent.agent[0].requestor']]],
+    [
+      'AuditEvent.agent.requestor',
+      MINIMAL.AuditEvent,
+      (r) => (r.agent = [{}]),
+      [['required', 'AuditEvent.agent[0].requestor']],
+    ],
     ['AuditEvent.source', MINIMAL.AuditEvent, (r) => delete r.source, [['required', 'AuditEvent.source']]],
-    ['AuditEvent.source.observer', MINIMAL.AuditEvent, (r) => (r.source = { site: 's' }), [['required', 'AuditEvent.source.observer']]],
+    [
+      'AuditEvent.source.observer',
+      MINIMAL.AuditEvent,
+      (r) => (r.source = { site: 's' }),
+      [['required', 'AuditEvent.source.observer']],
+    ],
     ['AuditEvent.action binding', MINIMAL.AuditEvent, (r) => (r.action = 'X'), [['value', 'AuditEvent.action']]],
     [
       'AuditEvent.entity.detail.value[x]',
@@ -557,9 +602,19 @@ describe('validateResource: primitives, datatypes and JSON rules', () => {
   const cases: [string, Json, (r: Json) => void, [string, string][]][] = [
     ['id pattern', MINIMAL.Patient, (r) => (r.id = 'bad id!'), [['value', 'Patient.id']]],
     ['id length', MINIMAL.Patient, (r) => (r.id = 'a'.repeat(65)), [['value', 'Patient.id']]],
-    ['meta.lastUpdated instant', MINIMAL.Patient, (r) => (r.meta = { lastUpdated: '2024-01-01' }), [['value', 'Patient.meta.lastUpdated']]],
+    [
+      'meta.lastUpdated instant',
+      MINIMAL.Patient,
+      (r) => (r.meta = { lastUpdated: '2024-01-01' }),
+      [['value', 'Patient.meta.lastUpdated']],
+    ],
     ['meta.profile empty', MINIMAL.Patient, (r) => (r.meta = { profile: [] }), [['structure', 'Patient.meta.profile']]],
-    ['meta.versionId id', MINIMAL.Patient, (r) => (r.meta = { versionId: 'v 1' }), [['value', 'Patient.meta.versionId']]],
+    [
+      'meta.versionId id',
+      MINIMAL.Patient,
+      (r) => (r.meta = { versionId: 'v 1' }),
+      [['value', 'Patient.meta.versionId']],
+    ],
     ['meta empty', MINIMAL.Patient, (r) => (r.meta = {}), [['structure', 'Patient.meta']]],
     [
       'dateTime with time but no timezone',
@@ -567,17 +622,37 @@ describe('validateResource: primitives, datatypes and JSON rules', () => {
       (r) => (r.effectiveDateTime = '2024-03-06T08:30:00'),
       [['value', 'Observation.effectiveDateTime']],
     ],
-    ['date with a time', MINIMAL.Patient, (r) => (r.birthDate = '1979-03-12T00:00:00Z'), [['value', 'Patient.birthDate']]],
-    ['date on a non-existing day', MINIMAL.Patient, (r) => (r.birthDate = '1979-02-29'), [['value', 'Patient.birthDate']]],
+    [
+      'date with a time',
+      MINIMAL.Patient,
+      (r) => (r.birthDate = '1979-03-12T00:00:00Z'),
+      [['value', 'Patient.birthDate']],
+    ],
+    [
+      'date on a non-existing day',
+      MINIMAL.Patient,
+      (r) => (r.birthDate = '1979-02-29'),
+      [['value', 'Patient.birthDate']],
+    ],
     ['boolean as string', MINIMAL.Patient, (r) => (r.active = 'true'), [['structure', 'Patient.active']]],
-    ['integer with decimals', MINIMAL.Patient, (r) => (r.multipleBirthInteger = 1.5), [['value', 'Patient.multipleBirthInteger']]],
+    [
+      'integer with decimals',
+      MINIMAL.Patient,
+      (r) => (r.multipleBirthInteger = 1.5),
+      [['value', 'Patient.multipleBirthInteger']],
+    ],
     [
       'decimal as string',
       MINIMAL.Observation,
       (r) => (r.valueQuantity = { value: '5.4' }),
       [['structure', 'Observation.valueQuantity.value']],
     ],
-    ['code with trailing space', MINIMAL.Binary, (r) => (r.contentType = 'text/plain '), [['value', 'Binary.contentType']]],
+    [
+      'code with trailing space',
+      MINIMAL.Binary,
+      (r) => (r.contentType = 'text/plain '),
+      [['value', 'Binary.contentType']],
+    ],
     [
       'uri with whitespace',
       MINIMAL.Patient,
@@ -585,12 +660,42 @@ describe('validateResource: primitives, datatypes and JSON rules', () => {
       [['value', 'Patient.identifier[0].system']],
     ],
     ['implicitRules uri', MINIMAL.Patient, (r) => (r.implicitRules = ''), [['structure', 'Patient.implicitRules']]],
-    ['Identifier.use binding', MINIMAL.Patient, (r) => (r.identifier = [{ use: 'main', value: 'x' }]), [['value', 'Patient.identifier[0].use']]],
-    ['HumanName.use binding', MINIMAL.Patient, (r) => (r.name = [{ use: 'legal', family: 'x' }]), [['value', 'Patient.name[0].use']]],
-    ['Address.type binding', MINIMAL.Patient, (r) => (r.address = [{ type: 'mail', city: 'x' }]), [['value', 'Patient.address[0].type']]],
-    ['ContactPoint.system binding', MINIMAL.Patient, (r) => (r.telecom = [{ system: 'tel', value: '1' }]), [['value', 'Patient.telecom[0].system']]],
-    ['ContactPoint cpt-2', MINIMAL.Patient, (r) => (r.telecom = [{ value: '1' }]), [['invariant', 'Patient.telecom[0].system']]],
-    ['ContactPoint.rank positiveInt', MINIMAL.Patient, (r) => (r.telecom = [{ system: 'phone', rank: 0 }]), [['value', 'Patient.telecom[0].rank']]],
+    [
+      'Identifier.use binding',
+      MINIMAL.Patient,
+      (r) => (r.identifier = [{ use: 'main', value: 'x' }]),
+      [['value', 'Patient.identifier[0].use']],
+    ],
+    [
+      'HumanName.use binding',
+      MINIMAL.Patient,
+      (r) => (r.name = [{ use: 'legal', family: 'x' }]),
+      [['value', 'Patient.name[0].use']],
+    ],
+    [
+      'Address.type binding',
+      MINIMAL.Patient,
+      (r) => (r.address = [{ type: 'mail', city: 'x' }]),
+      [['value', 'Patient.address[0].type']],
+    ],
+    [
+      'ContactPoint.system binding',
+      MINIMAL.Patient,
+      (r) => (r.telecom = [{ system: 'tel', value: '1' }]),
+      [['value', 'Patient.telecom[0].system']],
+    ],
+    [
+      'ContactPoint cpt-2',
+      MINIMAL.Patient,
+      (r) => (r.telecom = [{ value: '1' }]),
+      [['invariant', 'Patient.telecom[0].system']],
+    ],
+    [
+      'ContactPoint.rank positiveInt',
+      MINIMAL.Patient,
+      (r) => (r.telecom = [{ system: 'phone', rank: 0 }]),
+      [['value', 'Patient.telecom[0].rank']],
+    ],
     [
       'Quantity.comparator binding',
       MINIMAL.Observation,
@@ -609,7 +714,12 @@ describe('validateResource: primitives, datatypes and JSON rules', () => {
       (r) => (r.referenceRange = [{ low: { value: 1, comparator: '<' } }]),
       [['invariant', 'Observation.referenceRange[0].low.comparator']],
     ],
-    ['obs-3', MINIMAL.Observation, (r) => (r.referenceRange = [{ type: cc('normal') }]), [['invariant', 'Observation.referenceRange[0]']]],
+    [
+      'obs-3',
+      MINIMAL.Observation,
+      (r) => (r.referenceRange = [{ type: cc('normal') }]),
+      [['invariant', 'Observation.referenceRange[0]']],
+    ],
     [
       'obs-6',
       MINIMAL.Observation,
@@ -619,12 +729,37 @@ describe('validateResource: primitives, datatypes and JSON rules', () => {
       },
       [['invariant', 'Observation.dataAbsentReason']],
     ],
-    ['Coding.code', MINIMAL.Observation, (r) => (r.code = { coding: [{ code: ' x' }] }), [['value', 'Observation.code.coding[0].code']]],
+    [
+      'Coding.code',
+      MINIMAL.Observation,
+      (r) => (r.code = { coding: [{ code: ' x' }] }),
+      [['value', 'Observation.code.coding[0].code']],
+    ],
     ['CodeableConcept empty', MINIMAL.Observation, (r) => (r.code = {}), [['structure', 'Observation.code']]],
-    ['Coding.userSelected boolean', MINIMAL.Observation, (r) => (r.code = { coding: [{ userSelected: 1 }] }), [['structure', 'Observation.code.coding[0].userSelected']]],
-    ['Period.start dateTime', MINIMAL.Encounter, (r) => (r.period = { start: 'yesterday' }), [['value', 'Encounter.period.start']]],
-    ['Reference empty', MINIMAL.Encounter, (r) => (r.serviceProvider = {}), [['structure', 'Encounter.serviceProvider']]],
-    ['Reference.reference empty string', MINIMAL.Encounter, (r) => (r.serviceProvider = { reference: '' }), [['structure', 'Encounter.serviceProvider.reference']]],
+    [
+      'Coding.userSelected boolean',
+      MINIMAL.Observation,
+      (r) => (r.code = { coding: [{ userSelected: 1 }] }),
+      [['structure', 'Observation.code.coding[0].userSelected']],
+    ],
+    [
+      'Period.start dateTime',
+      MINIMAL.Encounter,
+      (r) => (r.period = { start: 'yesterday' }),
+      [['value', 'Encounter.period.start']],
+    ],
+    [
+      'Reference empty',
+      MINIMAL.Encounter,
+      (r) => (r.serviceProvider = {}),
+      [['structure', 'Encounter.serviceProvider']],
+    ],
+    [
+      'Reference.reference empty string',
+      MINIMAL.Encounter,
+      (r) => (r.serviceProvider = { reference: '' }),
+      [['structure', 'Encounter.serviceProvider.reference']],
+    ],
     [
       'Attachment att-1',
       MINIMAL.DocumentReference,
@@ -637,17 +772,42 @@ describe('validateResource: primitives, datatypes and JSON rules', () => {
       (r) => (r.content = [{ attachment: { url: 'Binary/b', size: -1 } }]),
       [['value', 'DocumentReference.content[0].attachment.size']],
     ],
-    ['Annotation.text', MINIMAL.Observation, (r) => (r.note = [{ time: '2024' }]), [['required', 'Observation.note[0].text']]],
+    [
+      'Annotation.text',
+      MINIMAL.Observation,
+      (r) => (r.note = [{ time: '2024' }]),
+      [['required', 'Observation.note[0].text']],
+    ],
     [
       'Annotation.author[x]',
       MINIMAL.Observation,
       (r) => (r.note = [{ text: 't', authorString: 'a', authorReference: ref('Practitioner/1') }]),
       [['structure', 'Observation.note[0].author[x]']],
     ],
-    ['Narrative.div required', MINIMAL.Patient, (r) => (r.text = { status: 'generated' }), [['required', 'Patient.text.div']]],
-    ['Narrative.div element', MINIMAL.Patient, (r) => (r.text = { status: 'generated', div: '<p>x</p>' }), [['value', 'Patient.text.div']]],
-    ['Narrative.status binding', MINIMAL.Patient, (r) => (r.text = { ...text, status: 'done' }), [['value', 'Patient.text.status']]],
-    ['contained without resourceType', MINIMAL.Patient, (r) => (r.contained = [{ id: 'x' }]), [['required', 'Patient.contained[0].resourceType']]],
+    [
+      'Narrative.div required',
+      MINIMAL.Patient,
+      (r) => (r.text = { status: 'generated' }),
+      [['required', 'Patient.text.div']],
+    ],
+    [
+      'Narrative.div element',
+      MINIMAL.Patient,
+      (r) => (r.text = { status: 'generated', div: '<p>x</p>' }),
+      [['value', 'Patient.text.div']],
+    ],
+    [
+      'Narrative.status binding',
+      MINIMAL.Patient,
+      (r) => (r.text = { ...text, status: 'done' }),
+      [['value', 'Patient.text.status']],
+    ],
+    [
+      'contained without resourceType',
+      MINIMAL.Patient,
+      (r) => (r.contained = [{ id: 'x' }]),
+      [['required', 'Patient.contained[0].resourceType']],
+    ],
   ];
   for (const [name, base, mutate, expected] of cases) {
     it(name, () => {
@@ -664,17 +824,23 @@ describe('validateResource: extensions', () => {
     expect(issuesAfter(MINIMAL.Patient, (r) => (r.modifierExtension = [{ valueBoolean: true }]))).toEqual([
       ['required', 'Patient.modifierExtension[0].url'],
     ]);
-    expect(issuesAfter(MINIMAL.Patient, (r) => (r.name = [{ family: 'x', extension: [{ valueString: 'y' }] }]))).toEqual([
-      ['required', 'Patient.name[0].extension[0].url'],
-    ]);
     expect(
-      issuesAfter(MINIMAL.Observation, (r) => (r.component = [{ code: cc('x'), modifierExtension: [{ valueCode: 'a' }] }])),
+      issuesAfter(MINIMAL.Patient, (r) => (r.name = [{ family: 'x', extension: [{ valueString: 'y' }] }])),
+    ).toEqual([['required', 'Patient.name[0].extension[0].url']]);
+    expect(
+      issuesAfter(
+        MINIMAL.Observation,
+        (r) => (r.component = [{ code: cc('x'), modifierExtension: [{ valueCode: 'a' }] }]),
+      ),
     ).toEqual([['required', 'Observation.component[0].modifierExtension[0].url']]);
   });
 
   it('validates nested extensions and their values', () => {
     expect(
-      issuesAfter(MINIMAL.Patient, (r) => (r.extension = [{ url: 'a', extension: [{ url: 'b', valueDate: '2024-13' }] }])),
+      issuesAfter(
+        MINIMAL.Patient,
+        (r) => (r.extension = [{ url: 'a', extension: [{ url: 'b', valueDate: '2024-13' }] }]),
+      ),
     ).toEqual([['value', 'Patient.extension[0].extension[0].valueDate']]);
     expect(issuesAfter(MINIMAL.Patient, (r) => (r.extension = [{ url: 'a', valueCoding: { code: '' } }]))).toEqual([
       ['structure', 'Patient.extension[0].valueCoding.code'],
@@ -682,12 +848,17 @@ describe('validateResource: extensions', () => {
   });
 
   it('allows one value[x] and applies ext-1', () => {
-    expect(issuesAfter(MINIMAL.Patient, (r) => (r.extension = [{ url: 'a', valueString: 'x', valueCode: 'y' }]))).toEqual([
-      ['structure', 'Patient.extension[0].value[x]'],
-    ]);
-    expect(issuesAfter(MINIMAL.Patient, (r) => (r.extension = [{ url: 'a' }]))).toEqual([['invariant', 'Patient.extension[0]']]);
     expect(
-      issuesAfter(MINIMAL.Patient, (r) => (r.extension = [{ url: 'a', valueString: 'x', extension: [{ url: 'b', valueString: 'y' }] }])),
+      issuesAfter(MINIMAL.Patient, (r) => (r.extension = [{ url: 'a', valueString: 'x', valueCode: 'y' }])),
+    ).toEqual([['structure', 'Patient.extension[0].value[x]']]);
+    expect(issuesAfter(MINIMAL.Patient, (r) => (r.extension = [{ url: 'a' }]))).toEqual([
+      ['invariant', 'Patient.extension[0]'],
+    ]);
+    expect(
+      issuesAfter(
+        MINIMAL.Patient,
+        (r) => (r.extension = [{ url: 'a', valueString: 'x', extension: [{ url: 'b', valueString: 'y' }] }]),
+      ),
     ).toEqual([['invariant', 'Patient.extension[0]']]);
   });
 
@@ -700,7 +871,9 @@ describe('validateResource: FHIR JSON nulls, empties and choice types', () => {
   it('rejects nulls on modeled and unmodeled elements', () => {
     expect(issuesAfter(MINIMAL.Patient, (r) => (r.birthDate = null))).toEqual([['structure', 'Patient.birthDate']]);
     expect(issuesAfter(MINIMAL.Patient, (r) => (r.name = [null]))).toEqual([['structure', 'Patient.name[0]']]);
-    expect(issuesAfter(MINIMAL.Patient, (r) => (r.unknownThing = null))).toEqual([['structure', 'Patient.unknownThing']]);
+    expect(issuesAfter(MINIMAL.Patient, (r) => (r.unknownThing = null))).toEqual([
+      ['structure', 'Patient.unknownThing'],
+    ]);
     expect(issuesAfter(MINIMAL.Patient, (r) => (r.name = [{ family: 'x', other: null }]))).toEqual([
       ['structure', 'Patient.name[0].other'],
     ]);
@@ -713,15 +886,23 @@ describe('validateResource: FHIR JSON nulls, empties and choice types', () => {
     expect(issuesAfter(MINIMAL.Patient, (r) => (r.name = [{ given: ['a', null], _given: [null, null] }]))).toEqual([
       ['structure', 'Patient.name[0].given[1]'],
     ]);
-    expect(issuesAfter(MINIMAL.Patient, (r) => (r.name = [{ given: ['a', null], _given: [null, { id: 'g' }] }]))).toEqual([]);
+    expect(
+      issuesAfter(MINIMAL.Patient, (r) => (r.name = [{ given: ['a', null], _given: [null, { id: 'g' }] }])),
+    ).toEqual([]);
   });
 
   it('rejects empty strings, arrays and objects', () => {
-    expect(issuesAfter(MINIMAL.Patient, (r) => (r.name = [{ family: '' }]))).toEqual([['structure', 'Patient.name[0].family']]);
+    expect(issuesAfter(MINIMAL.Patient, (r) => (r.name = [{ family: '' }]))).toEqual([
+      ['structure', 'Patient.name[0].family'],
+    ]);
     expect(issuesAfter(MINIMAL.Patient, (r) => (r.telecom = []))).toEqual([['structure', 'Patient.telecom']]);
     expect(issuesAfter(MINIMAL.Patient, (r) => (r.name = [{}]))).toEqual([['structure', 'Patient.name[0]']]);
-    expect(issuesAfter(MINIMAL.Patient, (r) => (r.name = [{ id: 'only-id' }]))).toEqual([['structure', 'Patient.name[0]']]);
-    expect(issuesAfter(MINIMAL.Patient, (r) => (r.address = [{ line: [] }]))).toEqual([['structure', 'Patient.address[0].line']]);
+    expect(issuesAfter(MINIMAL.Patient, (r) => (r.name = [{ id: 'only-id' }]))).toEqual([
+      ['structure', 'Patient.name[0]'],
+    ]);
+    expect(issuesAfter(MINIMAL.Patient, (r) => (r.address = [{ line: [] }]))).toEqual([
+      ['structure', 'Patient.address[0].line'],
+    ]);
   });
 
   it('allows at most one variant of each choice type', () => {
@@ -750,7 +931,10 @@ describe('validateResource: FHIR JSON nulls, empties and choice types', () => {
       }),
     ).toEqual([['structure', 'Patient.multipleBirth[x]']]);
     expect(
-      issuesAfter(MINIMAL.Observation, (r) => (r.component = [{ code: cc('x'), valueString: 'a', valueBoolean: true }])),
+      issuesAfter(
+        MINIMAL.Observation,
+        (r) => (r.component = [{ code: cc('x'), valueString: 'a', valueBoolean: true }]),
+      ),
     ).toEqual([['structure', 'Observation.component[0].value[x]']]);
   });
 
@@ -830,7 +1014,9 @@ describe('re-exports', () => {
   it('exposes the INS helpers and the patient links', () => {
     expect(checkNirKey(NIR)).toBe(true);
     expect(isInsSystem('urn:oid:1.2.250.1.213.1.4.8')).toBe(true);
-    expect(requiredPatientLinks(MINIMAL.Observation)).toEqual([{ expression: 'Observation.subject', reference: 'Patient/p1' }]);
+    expect(requiredPatientLinks(MINIMAL.Observation)).toEqual([
+      { expression: 'Observation.subject', reference: 'Patient/p1' },
+    ]);
   });
 });
 
