@@ -146,7 +146,8 @@ export class FhirService {
     } catch (err) {
       // A concurrent conditional create with the same business identifier won: answer with its resource.
       if (err instanceof DuplicateIdentifierError && opts.ifNoneExist !== undefined) {
-        const existing = await this.matchOne(type, opts.ifNoneExist);
+        // Inside a transaction the failed statement aborted it: the search fails too, keep the 409.
+        const existing = await this.matchOne(type, opts.ifNoneExist).catch(() => undefined);
         if (existing) return { status: 200, resource: existing };
       }
       throw err;

@@ -50,8 +50,9 @@ export function validateResource(resource: unknown, expectedType?: string): Oper
   if (!isPlainObject(resource)) return [fhirIssue('structure', 'a resource must be a JSON object', root)];
   const type = resource['resourceType'];
   if (type === undefined) return [fhirIssue('required', 'resourceType is required', `${root}.resourceType`)];
-  if (typeof type !== 'string')
+  if (typeof type !== 'string') {
     return [fhirIssue('structure', 'resourceType must be a string', `${root}.resourceType`)];
+  }
   if (expectedType !== undefined && type !== expectedType) {
     const expected = root === expectedType ? ` (expected ${expectedType})` : '';
     return [

@@ -18,12 +18,15 @@ const DATE_RE = new RegExp(`^${YEAR}(-${MONTH}(-${DAY})?)?$`);
 const DATE_TIME_RE = new RegExp(`^${YEAR}(-${MONTH}(-${DAY}(T${TIME}${ZONE})?)?)?$`);
 const INSTANT_RE = new RegExp(`^${YEAR}-${MONTH}-${DAY}T${TIME}${ZONE}$`);
 const TIME_RE = new RegExp(`^${TIME}$`);
-const CODE_RE = /^[^\s]+( [^\s]+)*$/;
+// Regexes below avoid repeated groups: V8 backtracks those recursively and overflows its stack on
+// multi-megabyte input (a Binary.data, a hostile code). Character-class repetition is safe.
+// A code has no leading/trailing whitespace, no whitespace but single spaces.
+const CODE_BAD_WHITESPACE_RE = /^\s|\s$|\s\s|[^\S ]/;
 const ID_RE = /^[A-Za-z0-9\-.]{1,64}$/;
 const URI_RE = /^\S+$/;
-const OID_RE = /^urn:oid:[0-2](\.(0|[1-9][0-9]*))+$/;
+const OID_ARC_RE = /^(?:0|[1-9][0-9]*)$/;
 const UUID_RE = /^urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-const BASE64_RE = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+const BASE64_RE = /^[A-Za-z0-9+/]*={0,2}$/;
 const HAS_WHITESPACE_RE = /\s/;
 const ALL_WHITESPACE_RE = /\s/g;
 
@@ -48,7 +51,22 @@ export function isRealCalendarDate(value: string): boolean {
 /** True when the string is valid base64 (whitespace tolerated, as FHIR allows it). */
 export function isBase64(value: string): boolean {
   const compact = HAS_WHITESPACE_RE.test(value) ? value.replace(ALL_WHITESPACE_RE, '') : value;
-  return compact.length > 0 && BASE64_RE.test(compact);
+  return compact.length > 0 && compact.length % 4 === 0 && BASE64_RE.test(compact);
+}
+
+/** True for `urn:oid:` followed by an OID (first arc 0-2, at least two arcs, no leading zeros). */
+export function isOidUri(value: string): boolean {
+  if (!value.startsWith('urn:oid:')) return false;
+  const arcs = value.slice(8).split('.');
+  const first = arcs[0];
+  return (
+    arcs.length >= 2 && (first === '0' || first === '1' || first === '2') && arcs.every((arc) => OID_ARC_RE.test(arc))
+  );
+}
+
+/** True for a FHIR code: non-empty, no leading/trailing whitespace, only single spaces inside. */
+export function isCode(value: string): boolean {
+  return !CODE_BAD_WHITESPACE_RE.test(value);
 }
 
 const EMPTY = 'must not be an empty string (FHIR JSON forbids empty strings)';
@@ -71,12 +89,12 @@ const calendar = (re: RegExp) => (value: string) => re.test(value) && isRealCale
 
 export const fhirString = z.string().min(1, EMPTY);
 export const markdown = fhirString;
-export const code = formatted(matches(CODE_RE), 'must be a code without leading, trailing or repeated whitespace');
+export const code = formatted(isCode, 'must be a code without leading, trailing or repeated whitespace');
 export const id = formatted(matches(ID_RE), 'must be an id: 1 to 64 characters among A-Z a-z 0-9 - .');
 export const uri = formatted(matches(URI_RE), 'must be a URI without whitespace');
 export const url = uri;
 export const canonical = uri;
-export const oid = formatted(matches(OID_RE), 'must be an OID URI (urn:oid:...)');
+export const oid = formatted(isOidUri, 'must be an OID URI (urn:oid:...)');
 export const uuid = formatted(matches(UUID_RE), 'must be a UUID URI (urn:uuid:..., lower case)');
 export const date = formatted(
   calendar(DATE_RE),

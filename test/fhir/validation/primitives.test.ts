@@ -83,6 +83,32 @@ describe('FHIR primitives', () => {
   });
 });
 
+describe('multi-megabyte values', () => {
+  // Regexes with repeated groups overflow V8's stack on such input; these must return, not throw.
+  const big = Buffer.alloc(4_500_000, 7).toString('base64');
+
+  it('base64Binary accepts large content, wrapped or not, and rejects a bad tail', () => {
+    accepts(p.base64Binary, [big, big.replace(/(.{76})/g, '$1\n')]);
+    rejects(p.base64Binary, [`${big}A`, `${big.slice(0, -4)}*AAA`]);
+  });
+
+  it('code and oid stay linear on huge input', () => {
+    accepts(p.code, ['a '.repeat(1_000_000).trim()]);
+    rejects(p.code, [`${'a '.repeat(1_000_000)}`]);
+    accepts(p.oid, [`urn:oid:1${'.1'.repeat(1_000_000)}`]);
+    rejects(p.oid, [`urn:oid:1${'.1'.repeat(1_000_000)}.`]);
+  });
+
+  it('other string primitives fail fast on huge input', () => {
+    const huge = '1'.repeat(5_000_000);
+    rejects(p.id, [huge]);
+    rejects(p.dateTime, [huge]);
+    rejects(p.instant, [huge]);
+    rejects(p.date, [huge]);
+    accepts(p.uri, [huge]);
+  });
+});
+
 describe('isRealCalendarDate', () => {
   it('checks day-of-month and leap years only when the day is present', () => {
     expect(p.isRealCalendarDate('2024')).toBe(true);
