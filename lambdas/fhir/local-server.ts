@@ -31,8 +31,8 @@ function readBody(req: IncomingMessage, max: number): Promise<string | undefined
     req.on('data', (c: Buffer) => {
       size += c.length;
       if (size > max) {
+        // Keep draining (discarding) so the client can read the 413 instead of a broken pipe.
         chunks.length = 0;
-        req.pause();
         resolve(null);
         return;
       }
@@ -63,7 +63,6 @@ export function createLocalServer(opts: LocalServerOptions): Server {
       }
       const body = await readBody(req, opts.maxBodyBytes);
       if (body === null) {
-        res.setHeader('connection', 'close');
         send(res, {
           status: 413,
           headers: { 'content-type': FHIR_JSON, ...SECURITY },
