@@ -1,8 +1,8 @@
 import type { AuthContext } from '../auth/verify.js';
 import { badRequest, FhirError, preconditionFailed } from './errors.js';
-import { parseETag } from './router.js';
 import type { StoredResource } from './repository/repository.js';
 import { searchBundle } from './responses.js';
+import { parseETag } from './router.js';
 import { FhirService, queryPairs } from './service.js';
 import type { Bundle, BundleEntry, Resource } from './types.js';
 
@@ -31,12 +31,16 @@ function parseEntry(entry: BundleEntry, index: number): ParsedEntry {
   }
   const method = req.method.toUpperCase();
   if (method !== 'GET' && method !== 'POST' && method !== 'PUT' && method !== 'DELETE') {
-    throw badRequest(`Bundle.entry[${index}]: method ${req.method} is not supported`, [`Bundle.entry[${index}].request.method`]);
+    throw badRequest(`Bundle.entry[${index}]: method ${req.method} is not supported`, [
+      `Bundle.entry[${index}].request.method`,
+    ]);
   }
   const [path = '', query] = req.url.replace(/^\//, '').split('?', 2) as [string, string | undefined];
   const [type = '', id, hist, vid] = path.split('/');
   if (!/^[A-Z][A-Za-z]+$/.test(type) || (hist !== undefined && hist !== '_history')) {
-    throw badRequest(`Bundle.entry[${index}].request.url is not a relative FHIR URL`, [`Bundle.entry[${index}].request.url`]);
+    throw badRequest(`Bundle.entry[${index}].request.url is not a relative FHIR URL`, [
+      `Bundle.entry[${index}].request.url`,
+    ]);
   }
   if ((method === 'POST' || method === 'PUT') && !entry.resource) {
     throw badRequest(`Bundle.entry[${index}] has no resource`, [`Bundle.entry[${index}].resource`]);
@@ -153,7 +157,9 @@ async function transaction(svc: FhirService, auth: AuthContext, entries: ParsedE
       const [type = '', query = ''] = ref.split('?', 2);
       const { result } = await t.search(auth, type, [...queryPairs(query), ['_count', '2']]);
       if (result.matches.length !== 1) {
-        throw preconditionFailed(`The conditional reference ${type}?… matches ${result.matches.length === 0 ? 'no' : 'several'} resources`);
+        throw preconditionFailed(
+          `The conditional reference ${type}?… matches ${result.matches.length === 0 ? 'no' : 'several'} resources`,
+        );
       }
       map.set(ref, `${type}/${result.matches[0]!.id}`);
     }
@@ -189,9 +195,15 @@ async function batch(svc: FhirService, auth: AuthContext, entries: ParsedEntry[]
  * Processes a batch (independent entries) or transaction (all or nothing: the first failing entry
  * rolls everything back and its error is the answer) Bundle.
  */
-export async function processBundle(svc: FhirService, auth: AuthContext, bundle: Resource, base: string): Promise<Bundle> {
+export async function processBundle(
+  svc: FhirService,
+  auth: AuthContext,
+  bundle: Resource,
+  base: string,
+): Promise<Bundle> {
   const b = bundle as Bundle;
-  if (b.type !== 'batch' && b.type !== 'transaction') throw badRequest('Bundle.type must be batch or transaction', ['Bundle.type']);
+  if (b.type !== 'batch' && b.type !== 'transaction')
+    throw badRequest('Bundle.type must be batch or transaction', ['Bundle.type']);
   const raw = Array.isArray(b.entry) ? b.entry : [];
   if (raw.length > MAX_BUNDLE_ENTRIES) throw badRequest(`A Bundle may hold at most ${MAX_BUNDLE_ENTRIES} entries`);
   if (b.type === 'batch') {

@@ -29,14 +29,19 @@ export function capabilityStatement(baseUrl: string): Record<string, unknown> {
           cors: false,
           service: [
             {
-              coding: [{ system: 'http://terminology.hl7.org/CodeSystem/restful-security-service', code: 'SMART-on-FHIR' }],
+              coding: [
+                { system: 'http://terminology.hl7.org/CodeSystem/restful-security-service', code: 'SMART-on-FHIR' },
+              ],
             },
           ],
-          description: 'OAuth2 bearer tokens (JWT) with SMART v2 system scopes, e.g. system/Patient.rs or system/*.cruds',
+          description:
+            'OAuth2 bearer tokens (JWT) with SMART v2 system scopes, e.g. system/Patient.rs or system/*.cruds',
         },
         resource: SUPPORTED_TYPES.map((type) => ({
           type,
-          interaction: [...READ_INTERACTIONS, ...(READ_ONLY.has(type) ? [] : WRITE_INTERACTIONS)].map((code) => ({ code })),
+          interaction: [...READ_INTERACTIONS, ...(READ_ONLY.has(type) ? [] : WRITE_INTERACTIONS)].map((code) => ({
+            code,
+          })),
           versioning: 'versioned-update',
           readHistory: true,
           updateCreate: !READ_ONLY.has(type),
@@ -50,7 +55,11 @@ export function capabilityStatement(baseUrl: string): Record<string, unknown> {
             .map((p) => `${type}:${p.code}`),
           searchParam: [
             { name: '_id', type: 'token', definition: 'http://hl7.org/fhir/SearchParameter/Resource-id' },
-            { name: '_lastUpdated', type: 'date', definition: 'http://hl7.org/fhir/SearchParameter/Resource-lastUpdated' },
+            {
+              name: '_lastUpdated',
+              type: 'date',
+              definition: 'http://hl7.org/fhir/SearchParameter/Resource-lastUpdated',
+            },
             ...listSearchParams(type).map((p) => ({ name: p.code, type: p.type, definition: p.url })),
           ],
         })),

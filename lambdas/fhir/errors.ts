@@ -23,7 +23,8 @@ function issue(code: string, diagnostics: string, expression?: string[]): Operat
   return expression ? { severity: 'error', code, diagnostics, expression } : { severity: 'error', code, diagnostics };
 }
 
-export const badRequest = (msg: string, expression?: string[]) => new FhirError(400, [issue('invalid', msg, expression)]);
+export const badRequest = (msg: string, expression?: string[]) =>
+  new FhirError(400, [issue('invalid', msg, expression)]);
 export const unauthorized = (msg: string) => new FhirError(401, [issue('login', msg)]);
 export const forbidden = (msg: string) => new FhirError(403, [issue('forbidden', msg)]);
 export const notFound = (msg: string) => new FhirError(404, [issue('not-found', msg)]);

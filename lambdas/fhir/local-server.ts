@@ -58,7 +58,11 @@ export function createLocalServer(opts: LocalServerOptions): Server {
         return;
       }
       if (url.pathname !== '/fhir' && !url.pathname.startsWith('/fhir/')) {
-        send(res, { status: 404, headers: { 'content-type': FHIR_JSON, ...SECURITY }, body: JSON.stringify(outcome('error', 'not-found', 'Not found: the FHIR API is under /fhir')) });
+        send(res, {
+          status: 404,
+          headers: { 'content-type': FHIR_JSON, ...SECURITY },
+          body: JSON.stringify(outcome('error', 'not-found', 'Not found: the FHIR API is under /fhir')),
+        });
         return;
       }
       const body = await readBody(req, opts.maxBodyBytes);
@@ -84,7 +88,11 @@ export function createLocalServer(opts: LocalServerOptions): Server {
       send(res, response);
     } catch {
       if (!res.headersSent) {
-        send(res, { status: 500, headers: { 'content-type': FHIR_JSON, ...SECURITY }, body: JSON.stringify(outcome('error', 'exception', 'Internal error')) });
+        send(res, {
+          status: 500,
+          headers: { 'content-type': FHIR_JSON, ...SECURITY },
+          body: JSON.stringify(outcome('error', 'exception', 'Internal error')),
+        });
       } else res.destroy();
     }
   });

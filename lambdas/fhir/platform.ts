@@ -1,5 +1,5 @@
-import { executorFromConfig } from '../adapters/sql/from-config.js';
 import type { SqlExecutor } from '../adapters/sql/executor.js';
+import { executorFromConfig } from '../adapters/sql/from-config.js';
 import { migrate } from '../adapters/sql/migrate.js';
 import { createTokenVerifier, type TokenVerifier } from '../auth/verify.js';
 import type { Config } from '../config.js';

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import type { HistoryPage, SearchResult } from './repository/search.js';
 import type { StoredResource } from './repository/repository.js';
-import { encodeCursor } from './search/sql.js';
+import type { HistoryPage, SearchResult } from './repository/search.js';
 import type { SearchRequest } from './search/parse.js';
+import { encodeCursor } from './search/sql.js';
 
 const MANDATORY = new Set(['resourceType', 'id', 'meta']);
 
@@ -39,9 +39,15 @@ function linkUrl(base: string, path: string, params: [string, string][], cursor?
  * The searchset Bundle as JSON text. Resource JSON is spliced in as stored (no parse/serialize on the
  * hot path) unless _elements or _summary asks for a subset.
  */
-export function searchBundle(base: string, req: SearchRequest, params: [string, string][], result: SearchResult): string {
+export function searchBundle(
+  base: string,
+  req: SearchRequest,
+  params: [string, string][],
+  result: SearchResult,
+): string {
   const links = [{ relation: 'self', url: linkUrl(base, req.resourceType, params, req.cursor) }];
-  if (result.next) links.push({ relation: 'next', url: linkUrl(base, req.resourceType, params, encodeCursor(result.next)) });
+  if (result.next)
+    links.push({ relation: 'next', url: linkUrl(base, req.resourceType, params, encodeCursor(result.next)) });
   if (result.prev) {
     links.push({ relation: 'previous', url: linkUrl(base, req.resourceType, params, encodeCursor(result.prev)) });
   }

@@ -1,11 +1,17 @@
 import { SqlLimitError, SqlUnavailableError } from '../adapters/sql/executor.js';
-import { AuthError, type AuthContext, authContextFromClaims, type TokenVerifier, wwwAuthenticate } from '../auth/verify.js';
+import {
+  type AuthContext,
+  AuthError,
+  authContextFromClaims,
+  type TokenVerifier,
+  wwwAuthenticate,
+} from '../auth/verify.js';
 import { processBundle } from './bundle.js';
 import { capabilityStatement } from './capability.js';
 import { badRequest, FhirError, notAcceptable, notAllowed, outcome, tooLarge, unsupportedMediaType } from './errors.js';
 import { FHIR_JSON, type HttpRequest, type HttpResponse } from './http.js';
 import { ResourceGoneError, type StoredResource } from './repository/repository.js';
-import { searchBundle, historyBundle } from './responses.js';
+import { historyBundle, searchBundle } from './responses.js';
 import { type FhirService, parseResourceBody, queryPairs } from './service.js';
 
 export interface RouterOptions {
@@ -37,7 +43,9 @@ function acceptsFhirJson(req: HttpRequest): boolean {
   if (!accept) return true;
   return accept.split(',').some((part) => {
     const type = part.split(';')[0]!.trim().toLowerCase();
-    return ['application/fhir+json', 'application/json', 'application/*', '*/*', 'application/json+fhir'].includes(type);
+    return ['application/fhir+json', 'application/json', 'application/*', '*/*', 'application/json+fhir'].includes(
+      type,
+    );
   });
 }
 
@@ -94,7 +102,9 @@ export function createRouter(opts: RouterOptions): (req: HttpRequest) => Promise
     }
     const body =
       prefer === 'OperationOutcome' && req.method !== 'GET'
-        ? JSON.stringify(outcome('information', 'informational', `${r.resourceType}/${r.id} version ${r.versionId} saved`))
+        ? JSON.stringify(
+            outcome('information', 'informational', `${r.resourceType}/${r.id} version ${r.versionId} saved`),
+          )
         : r.json;
     const res = json(status, body);
     Object.assign(res.headers, headers);
@@ -127,7 +137,8 @@ export function createRouter(opts: RouterOptions): (req: HttpRequest) => Promise
     }
     if (id === '_search' && segments.length === 2 && method === 'POST') {
       const ct = req.headers['content-type']?.split(';')[0]?.trim();
-      if (ct !== 'application/x-www-form-urlencoded') throw unsupportedMediaType('POST _search needs application/x-www-form-urlencoded');
+      if (ct !== 'application/x-www-form-urlencoded')
+        throw unsupportedMediaType('POST _search needs application/x-www-form-urlencoded');
       const params = [...req.query, ...queryPairs(req.body ?? '')];
       const { req: sreq, result } = await svc.search(auth, type, params, lenient(req));
       return json(200, searchBundle(base(req), sreq, params, result));
@@ -173,7 +184,7 @@ export function createRouter(opts: RouterOptions): (req: HttpRequest) => Promise
           const res = resourceResponse(req, 200, r.resource!, prefer);
           const inm = req.headers['if-none-match'];
           if (inm && inm.replace(/^W\//, '') === `"${r.resource!.versionId}"`) {
-            return { status: 304, headers: { ...res.headers, 'content-type': FHIR_JSON } , body: undefined };
+            return { status: 304, headers: { ...res.headers, 'content-type': FHIR_JSON }, body: undefined };
           }
           return res;
         }
@@ -201,7 +212,9 @@ export function createRouter(opts: RouterOptions): (req: HttpRequest) => Promise
         return resourceResponse(req, 200, r.resource!, prefer);
       }
     }
-    throw new FhirError(404, [{ severity: 'error', code: 'not-found', diagnostics: `No route for ${method} ${req.path}` }]);
+    throw new FhirError(404, [
+      { severity: 'error', code: 'not-found', diagnostics: `No route for ${method} ${req.path}` },
+    ]);
   }
 
   return async (req) => {
@@ -223,7 +236,10 @@ export function createRouter(opts: RouterOptions): (req: HttpRequest) => Promise
       }
       opts.onError?.(err, req);
       if (err instanceof SqlLimitError) {
-        return json(500, outcome('error', 'too-costly', 'The answer exceeds the database response limit; use a smaller _count'));
+        return json(
+          500,
+          outcome('error', 'too-costly', 'The answer exceeds the database response limit; use a smaller _count'),
+        );
       }
       return json(500, outcome('error', 'exception', `Internal error (request ${req.requestId})`));
     }

@@ -2,7 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { allows, type Interaction } from '../auth/scopes.js';
 import type { AuthContext } from '../auth/verify.js';
 import { badRequest, FhirError, forbidden, notAllowed, preconditionFailed, unprocessable } from './errors.js';
-import { DuplicateIdentifierError, FHIR_ID, type FhirRepository, type StoredResource } from './repository/repository.js';
+import {
+  DuplicateIdentifierError,
+  FHIR_ID,
+  type FhirRepository,
+  type StoredResource,
+} from './repository/repository.js';
 import { type HistoryPage, runHistory, runSearch, type SearchResult } from './repository/search.js';
 import { parseSearch, type SearchRequest } from './search/parse.js';
 import { isSupportedType, type Resource } from './types.js';
@@ -20,7 +25,10 @@ export interface InteractionResult {
 }
 
 export function requireType(type: string): void {
-  if (!isSupportedType(type)) throw new FhirError(404, [{ severity: 'error', code: 'not-supported', diagnostics: `Resource type ${type} is not supported` }]);
+  if (!isSupportedType(type))
+    throw new FhirError(404, [
+      { severity: 'error', code: 'not-supported', diagnostics: `Resource type ${type} is not supported` },
+    ]);
 }
 
 export function requireScope(auth: AuthContext, type: string, interaction: Interaction): void {
@@ -43,7 +51,8 @@ export function parseResourceBody(body: string | undefined, type?: string): Reso
   } catch {
     throw badRequest('The body is not valid JSON');
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw badRequest('The body is not a FHIR resource');
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw badRequest('The body is not a FHIR resource');
   const resource = value as Resource;
   if (typeof resource.resourceType !== 'string') throw badRequest('The body has no resourceType', ['resourceType']);
   if (type && resource.resourceType !== type) {
@@ -89,7 +98,12 @@ export class FhirService {
     return { status: 200, resource: await this.repo.vread(type, id, vid) };
   }
 
-  async search(auth: AuthContext, type: string, params: [string, string][], lenient = false): Promise<{ req: SearchRequest; result: SearchResult }> {
+  async search(
+    auth: AuthContext,
+    type: string,
+    params: [string, string][],
+    lenient = false,
+  ): Promise<{ req: SearchRequest; result: SearchResult }> {
     requireType(type);
     requireScope(auth, type, 's');
     const req = parseSearch(type, params, lenient);
@@ -101,7 +115,12 @@ export class FhirService {
     return { req, result };
   }
 
-  async history(auth: AuthContext, type: string, id: string | undefined, params: [string, string][]): Promise<HistoryPage> {
+  async history(
+    auth: AuthContext,
+    type: string,
+    id: string | undefined,
+    params: [string, string][],
+  ): Promise<HistoryPage> {
     requireType(type);
     requireScope(auth, type, 'r');
     if (!id) requireScope(auth, type, 's');
@@ -110,7 +129,9 @@ export class FhirService {
     if (countRaw !== undefined && !/^\d+$/.test(countRaw)) throw badRequest('_count must be a non-negative integer');
     const since = get('_since');
     if (since !== undefined && Number.isNaN(Date.parse(since))) throw badRequest('_since must be an instant');
-    const unknown = params.map(([k]) => k).filter((k) => !['_count', '_since', '_cursor', '_format', '_pretty'].includes(k));
+    const unknown = params
+      .map(([k]) => k)
+      .filter((k) => !['_count', '_since', '_cursor', '_format', '_pretty'].includes(k));
     if (unknown.length) throw badRequest(`history does not support ${unknown.join(', ')}`);
     return runHistory(this.repo.db, {
       resourceType: type,
@@ -192,7 +213,8 @@ export class FhirService {
     if (!allows(auth.scopes, type, 'c')) {
       // Update-as-create needs the create scope: without it, the resource must already exist.
       await this.repo.read(type, id).catch((err: unknown) => {
-        if (err instanceof FhirError && err.status === 404) throw forbidden(`The token's scopes do not allow create on ${type}`);
+        if (err instanceof FhirError && err.status === 404)
+          throw forbidden(`The token's scopes do not allow create on ${type}`);
         if (!(err instanceof FhirError && err.status === 410)) throw err;
       });
     }
@@ -201,7 +223,12 @@ export class FhirService {
   }
 
   /** `PUT Type?query`: update the single match, create when none, 412 when several. */
-  async conditionalUpdate(auth: AuthContext, type: string, query: string, resource: Resource): Promise<InteractionResult> {
+  async conditionalUpdate(
+    auth: AuthContext,
+    type: string,
+    query: string,
+    resource: Resource,
+  ): Promise<InteractionResult> {
     requireType(type);
     requireWritable(type);
     requireScope(auth, type, 'u');
@@ -217,7 +244,12 @@ export class FhirService {
     return this.update(auth, type, match.id, { ...resource, id: match.id });
   }
 
-  async delete(auth: AuthContext, type: string, id: string, opts: { ifMatch?: number } = {}): Promise<InteractionResult> {
+  async delete(
+    auth: AuthContext,
+    type: string,
+    id: string,
+    opts: { ifMatch?: number } = {},
+  ): Promise<InteractionResult> {
     requireType(type);
     requireWritable(type);
     requireScope(auth, type, 'd');
@@ -240,4 +272,3 @@ export class FhirService {
     return randomUUID();
   }
 }
-

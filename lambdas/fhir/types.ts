@@ -48,7 +48,14 @@ export interface BundleEntry {
   fullUrl?: string;
   resource?: Resource;
   search?: { mode?: 'match' | 'include' | 'outcome'; score?: number };
-  request?: { method: string; url: string; ifMatch?: string; ifNoneExist?: string; ifNoneMatch?: string; ifModifiedSince?: string };
+  request?: {
+    method: string;
+    url: string;
+    ifMatch?: string;
+    ifNoneExist?: string;
+    ifNoneMatch?: string;
+    ifModifiedSince?: string;
+  };
   response?: { status: string; location?: string; etag?: string; lastModified?: string; outcome?: Resource };
 }
 

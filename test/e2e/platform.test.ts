@@ -87,7 +87,7 @@ describe('local platform over HTTP', () => {
     const meta = await fetch(`${p.fhir}/metadata`);
     expect(meta.status).toBe(200);
     expect(meta.headers.get('x-content-type-options')).toBe('nosniff');
-    expect((await meta.json()).resourceType).toBe('CapabilityStatement');
+    expect(((await meta.json()) as { resourceType: string }).resourceType).toBe('CapabilityStatement');
   });
 
   it('requires a token on /fhir', async () => {

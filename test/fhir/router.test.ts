@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { IPP_SYSTEM, observation, patient } from '../support/fixtures.js';
 import { createTestPlatform, type TestPlatform } from '../support/platform.js';
-import { INS_TEST_SYSTEM, IPP_SYSTEM, observation, patient } from '../support/fixtures.js';
 
 let t: TestPlatform;
 beforeAll(async () => {
@@ -10,7 +10,10 @@ afterAll(async () => {
   await t?.close();
 });
 
-const expectOutcome = (res: { status: number; json: () => any; headers: Record<string, string> }, status: number) => {
+const expectOutcome = (
+  res: { status: number; body?: string; json: () => any; headers: Record<string, string> },
+  status: number,
+) => {
   expect(res.status).toBe(status);
   expect(res.json().resourceType).toBe('OperationOutcome');
   expect(res.headers['x-content-type-options']).toBe('nosniff');
@@ -25,7 +28,9 @@ describe('metadata and security headers', () => {
     const cs = res.json();
     expect(cs.resourceType).toBe('CapabilityStatement');
     const patientRes = cs.rest[0].resource.find((r: { type: string }) => r.type === 'Patient');
-    expect(patientRes.searchParam.map((p: { name: string }) => p.name)).toEqual(expect.arrayContaining(['family', 'identifier', 'birthdate', '_id']));
+    expect(patientRes.searchParam.map((p: { name: string }) => p.name)).toEqual(
+      expect.arrayContaining(['family', 'identifier', 'birthdate', '_id']),
+    );
     const audit = cs.rest[0].resource.find((r: { type: string }) => r.type === 'AuditEvent');
     expect(audit.interaction.map((i: { code: string }) => i.code)).not.toContain('create');
   });
@@ -57,7 +62,10 @@ describe('metadata and security headers', () => {
     expectOutcome(await t.call('GET', '/Patient', { headers: { accept: 'application/fhir+xml' } }), 406);
     expectOutcome(await t.call('GET', '/Patient?_format=xml'), 406);
     expect((await t.call('GET', '/Patient', { headers: { accept: 'application/json' } })).status).toBe(200);
-    expectOutcome(await t.call('POST', '/Patient', { body: patient(), headers: { 'content-type': 'text/plain' } }), 415);
+    expectOutcome(
+      await t.call('POST', '/Patient', { body: patient(), headers: { 'content-type': 'text/plain' } }),
+      415,
+    );
     const big = { ...patient(), text: { status: 'generated', div: `<div>${'x'.repeat(70_000)}</div>` } };
     expectOutcome(await t.call('POST', '/Patient', { body: big }), 413);
   });
@@ -95,12 +103,24 @@ describe('CRUD interactions', () => {
     const ok = await t.call('PUT', `/Patient/${created.id}`, { body: changed, headers: { 'if-match': 'W/"1"' } });
     expect(ok.status).toBe(200);
     expect(ok.headers.etag).toBe('W/"2"');
-    expectOutcome(await t.call('PUT', `/Patient/${created.id}`, { body: { ...changed, gender: 'other' }, headers: { 'if-match': 'W/"1"' } }), 412);
-    expectOutcome(await t.call('PUT', `/Patient/${created.id}`, { body: changed, headers: { 'if-match': 'abc' } }), 400);
+    expectOutcome(
+      await t.call('PUT', `/Patient/${created.id}`, {
+        body: { ...changed, gender: 'other' },
+        headers: { 'if-match': 'W/"1"' },
+      }),
+      412,
+    );
+    expectOutcome(
+      await t.call('PUT', `/Patient/${created.id}`, { body: changed, headers: { 'if-match': 'abc' } }),
+      400,
+    );
     const asCreate = await t.call('PUT', '/Patient/my-own-id-1', { body: { ...patient(), id: 'my-own-id-1' } });
     expect(asCreate.status).toBe(201);
     const updateOnly = await t.token('system/Patient.ru');
-    expectOutcome(await t.call('PUT', '/Patient/my-own-id-2', { token: updateOnly, body: { ...patient(), id: 'my-own-id-2' } }), 403);
+    expectOutcome(
+      await t.call('PUT', '/Patient/my-own-id-2', { token: updateOnly, body: { ...patient(), id: 'my-own-id-2' } }),
+      403,
+    );
     expect((await t.call('GET', '/Patient/my-own-id-2')).status).toBe(404);
   });
 
@@ -108,7 +128,10 @@ describe('CRUD interactions', () => {
     expectOutcome(await t.call('PUT', '/Patient/a1', { body: { ...patient(), id: 'b2' } }), 400);
     expectOutcome(await t.call('POST', '/Patient', { body: observation('x') }), 400);
     expectOutcome(await t.call('POST', '/Patient', { body: '{"resourceType": "Patient",' }), 400);
-    expectOutcome(await t.call('POST', '/Patient', { body: '', headers: { 'content-type': 'application/fhir+json' } }), 400);
+    expectOutcome(
+      await t.call('POST', '/Patient', { body: '', headers: { 'content-type': 'application/fhir+json' } }),
+      400,
+    );
     expectOutcome(await t.call('GET', '/Unknown/1'), 404);
   });
 
@@ -118,7 +141,10 @@ describe('CRUD interactions', () => {
     expectOutcome(res, 422);
     expect(JSON.stringify(res.json())).not.toContain('279035121518988');
     expect(res.json().issue[0].expression[0]).toMatch(/^Patient\.identifier\[\d\]\.value$/);
-    const noOfficialName = { ...patient({ ins: '279035121518989' }), name: [{ use: 'usual', family: 'X', given: ['Y'] }] };
+    const noOfficialName = {
+      ...patient({ ins: '279035121518989' }),
+      name: [{ use: 'usual', family: 'X', given: ['Y'] }],
+    };
     expectOutcome(await t.call('POST', '/Patient', { body: noOfficialName }), 422);
     expect((await t.call('POST', '/Patient', { body: patient({ ins: '279035121518989' }) })).status).toBe(201);
     const orphan = await t.call('POST', '/Observation', { body: observation('missing-patient') });
@@ -162,7 +188,13 @@ describe('conditional interactions', () => {
     expect(second.json().id).toBe(first.json().id);
     await t.call('POST', '/Patient', { body: patient({ family: 'Jumeau' }) });
     await t.call('POST', '/Patient', { body: patient({ family: 'Jumeau' }) });
-    expectOutcome(await t.call('POST', '/Patient', { body: patient({ family: 'Jumeau' }), headers: { 'if-none-exist': 'family:exact=Jumeau' } }), 412);
+    expectOutcome(
+      await t.call('POST', '/Patient', {
+        body: patient({ family: 'Jumeau' }),
+        headers: { 'if-none-exist': 'family:exact=Jumeau' },
+      }),
+      412,
+    );
   });
 
   it('conditional update and delete', async () => {
@@ -181,7 +213,8 @@ describe('conditional interactions', () => {
 
 describe('search over HTTP', () => {
   it('GET and POST _search return the same searchset with working next links', async () => {
-    for (let i = 0; i < 5; i++) await t.call('POST', '/Patient', { body: patient({ ipp: `P-${i}`, family: 'Pagination' }) });
+    for (let i = 0; i < 5; i++)
+      await t.call('POST', '/Patient', { body: patient({ ipp: `P-${i}`, family: 'Pagination' }) });
     const page1 = (await t.call('GET', '/Patient?family=pagination&_count=2&_total=accurate')).json();
     expect(page1.total).toBe(5);
     expect(page1.entry.length).toBe(2);
@@ -216,7 +249,9 @@ describe('search over HTTP', () => {
     const all = (await t.call('GET', '/Observation?code=1234-5&_include=Observation:patient')).json();
     expect(all.entry.map((e: { search: { mode: string } }) => e.search.mode)).toEqual(['match', 'include']);
     const obsOnly = await t.token('system/Observation.rs');
-    const filtered = (await t.call('GET', '/Observation?code=1234-5&_include=Observation:patient', { token: obsOnly })).json();
+    const filtered = (
+      await t.call('GET', '/Observation?code=1234-5&_include=Observation:patient', { token: obsOnly })
+    ).json();
     expect(filtered.entry.map((e: { search: { mode: string } }) => e.search.mode)).toEqual(['match']);
     expectOutcome(await t.call('GET', '/Observation?patient.identifier=INC-1', { token: obsOnly }), 403);
   });
@@ -225,7 +260,11 @@ describe('search over HTTP', () => {
 describe('batch and transaction Bundles', () => {
   it('runs a transaction atomically with urn:uuid and conditional references rewritten', async () => {
     await t.call('POST', '/Practitioner', {
-      body: { resourceType: 'Practitioner', identifier: [{ system: 'urn:oid:1.2.250.1.71.4.2.1', value: '810000000001' }], name: [{ family: 'Bio' }] },
+      body: {
+        resourceType: 'Practitioner',
+        identifier: [{ system: 'urn:oid:1.2.250.1.71.4.2.1', value: '810000000001' }],
+        name: [{ family: 'Bio' }],
+      },
     });
     const bundle = {
       resourceType: 'Bundle',
@@ -251,7 +290,10 @@ describe('batch and transaction Bundles', () => {
     expect(res.status).toBe(200);
     const out = res.json();
     expect(out.type).toBe('transaction-response');
-    expect(out.entry.map((e: { response: { status: string } }) => e.response.status)).toEqual(['201 Created', '201 Created']);
+    expect(out.entry.map((e: { response: { status: string } }) => e.response.status)).toEqual([
+      '201 Created',
+      '201 Created',
+    ]);
     const obs = out.entry[1].resource;
     expect(obs.subject.reference).toBe(`Patient/${out.entry[0].resource.id}`);
     expect(obs.performer[0].reference).toMatch(/^Practitioner\/[0-9a-f-]{36}$/);
@@ -276,7 +318,7 @@ describe('batch and transaction Bundles', () => {
     expect((await t.call('GET', '/Patient?identifier=ROLLBACK-1')).json().entry).toEqual([]);
   });
 
-  it('answers 409 when a transaction entry reuses another patient\'s INS, and writes nothing', async () => {
+  it("answers 409 when a transaction entry reuses another patient's INS, and writes nothing", async () => {
     const res = await t.call('POST', '', {
       body: {
         resourceType: 'Bundle',
@@ -309,7 +351,12 @@ describe('batch and transaction Bundles', () => {
     });
     const out = res.json();
     expect(out.type).toBe('batch-response');
-    expect(out.entry.map((e: { response: { status: string } }) => e.response.status)).toEqual(['201 Created', '422', '200 OK', '400']);
+    expect(out.entry.map((e: { response: { status: string } }) => e.response.status)).toEqual([
+      '201 Created',
+      '422',
+      '200 OK',
+      '400',
+    ]);
     expect(out.entry[2].resource.entry.length).toBe(1);
   });
 
@@ -317,7 +364,11 @@ describe('batch and transaction Bundles', () => {
     const readOnly = await t.token('system/*.rs');
     const res = await t.call('POST', '', {
       token: readOnly,
-      body: { resourceType: 'Bundle', type: 'transaction', entry: [{ resource: patient(), request: { method: 'POST', url: 'Patient' } }] },
+      body: {
+        resourceType: 'Bundle',
+        type: 'transaction',
+        entry: [{ resource: patient(), request: { method: 'POST', url: 'Patient' } }],
+      },
     });
     expectOutcome(res, 403);
     expectOutcome(await t.call('POST', '', { body: { resourceType: 'Bundle', type: 'collection' } }), 400);
@@ -342,7 +393,13 @@ describe('unexpected failures', () => {
         onError: (e) => errors.push(e),
       });
     const token = await t.token();
-    const req = { method: 'GET', path: '/Patient/1', query: [], headers: { authorization: `Bearer ${token}` }, requestId: 'r-500' };
+    const req = {
+      method: 'GET',
+      path: '/Patient/1',
+      query: [],
+      headers: { authorization: `Bearer ${token}` },
+      requestId: 'r-500',
+    };
     const boom = await make(failing(new Error('relation "secret_table" does not exist at SELECT ...')))(req);
     expect(boom.status).toBe(500);
     expect(boom.body).not.toContain('secret_table');

@@ -10,7 +10,9 @@ export function authWith(scopes = 'system/*.cruds'): AuthContext {
   return { subject: 'test-client', clientId: 'test-client', scopes: parseScopes(scopes) };
 }
 
-export function patient(opts: { ipp?: string; family?: string; given?: string; birthDate?: string; gender?: string; ins?: string } = {}): Resource {
+export function patient(
+  opts: { ipp?: string; family?: string; given?: string; birthDate?: string; gender?: string; ins?: string } = {},
+): Resource {
   const identifier: Record<string, unknown>[] = [];
   if (opts.ipp) identifier.push({ system: IPP_SYSTEM, value: opts.ipp, type: { coding: [{ code: 'PI' }] } });
   if (opts.ins) identifier.push({ system: INS_TEST_SYSTEM, value: opts.ins });
@@ -23,14 +25,24 @@ export function patient(opts: { ipp?: string; family?: string; given?: string; b
   };
 }
 
-export function observation(patientId: string, opts: { loinc?: string; value?: number; unit?: string; date?: string; status?: string } = {}): Resource {
+export function observation(
+  patientId: string,
+  opts: { loinc?: string; value?: number; unit?: string; date?: string; status?: string } = {},
+): Resource {
   return {
     resourceType: 'Observation',
     status: opts.status ?? 'final',
-    category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'laboratory' }] }],
+    category: [
+      { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'laboratory' }] },
+    ],
     code: { coding: [{ system: 'http://loinc.org', code: opts.loinc ?? '2345-7' }] },
     subject: { reference: `Patient/${patientId}` },
     effectiveDateTime: opts.date ?? '2026-03-05T10:30:00+01:00',
-    valueQuantity: { value: opts.value ?? 5.4, unit: opts.unit ?? 'mmol/L', system: 'http://unitsofmeasure.org', code: opts.unit ?? 'mmol/L' },
+    valueQuantity: {
+      value: opts.value ?? 5.4,
+      unit: opts.unit ?? 'mmol/L',
+      system: 'http://unitsofmeasure.org',
+      code: opts.unit ?? 'mmol/L',
+    },
   };
 }

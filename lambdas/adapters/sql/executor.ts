@@ -40,7 +40,11 @@ export interface QueryOptions {
 export interface SqlExecutor {
   readonly kind: 'pglite' | 'pg' | 'data-api';
   /** Runs one statement (no multi-statement strings: the Data API refuses them). */
-  query<R extends SqlRow = SqlRow>(text: string, params?: readonly SqlParam[], options?: QueryOptions): Promise<SqlResult<R>>;
+  query<R extends SqlRow = SqlRow>(
+    text: string,
+    params?: readonly SqlParam[],
+    options?: QueryOptions,
+  ): Promise<SqlResult<R>>;
   /**
    * Runs `fn` in one transaction: commit when it resolves, rollback when it throws.
    * The executor passed to `fn` must be used for every statement of the transaction.

@@ -48,7 +48,9 @@ export async function migrate(db: SqlExecutor, migrations: readonly Migration[] 
       const previous = applied.get(m.version);
       if (previous !== undefined) {
         if (previous !== checksum(m)) {
-          throw new SqlError(`Migration ${m.version} (${m.name}) was changed after it was applied; add a new migration instead`);
+          throw new SqlError(
+            `Migration ${m.version} (${m.name}) was changed after it was applied; add a new migration instead`,
+          );
         }
         continue;
       }

@@ -2,7 +2,7 @@ import pg from 'pg';
 import {
   plainParam,
   type QueryOptions,
-  SqlError,
+  type SqlError,
   type SqlExecutor,
   type SqlParam,
   type SqlResult,
@@ -21,7 +21,16 @@ const types = {
   },
 };
 
-const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', '57P01', '57P03', '08006', '08001']);
+const UNAVAILABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'ENOTFOUND',
+  '57P01',
+  '57P03',
+  '08006',
+  '08001',
+]);
 
 /** `pg` adapter: any PostgreSQL server reached through DATABASE_URL. */
 export function createPgExecutor(connectionString: string, poolSize = 10): SqlExecutor & { readonly pool: pg.Pool } {

@@ -1,6 +1,14 @@
 import { mkdirSync } from 'node:fs';
 import { PGlite } from '@electric-sql/pglite';
-import { plainParam, type QueryOptions, SqlError, type SqlExecutor, type SqlParam, type SqlResult, type SqlRow } from './executor.js';
+import {
+  plainParam,
+  type QueryOptions,
+  SqlError,
+  type SqlExecutor,
+  type SqlParam,
+  type SqlResult,
+  type SqlRow,
+} from './executor.js';
 import { normalizeRow, toSqlError } from './rows.js';
 
 /**

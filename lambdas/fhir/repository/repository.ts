@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { type SqlExecutor, SqlError, UNIQUE_VIOLATION, sqlJson } from '../../adapters/sql/executor.js';
+import { SqlError, type SqlExecutor, sqlJson, UNIQUE_VIOLATION } from '../../adapters/sql/executor.js';
 import { contentHash } from '../canonical.js';
 import { conflict, FhirError, gone, notFound, preconditionFailed, unprocessable } from '../errors.js';
 import { extractIndexRows } from '../search/extract.js';
@@ -72,7 +72,10 @@ export class FhirRepository {
     const id = resource.id!;
     const now = new Date().toISOString();
     const placeholder = `pfi-version-${randomUUID()}`;
-    const stored: Resource = { ...resource, meta: { ...(resource.meta ?? {}), versionId: placeholder, lastUpdated: now } };
+    const stored: Resource = {
+      ...resource,
+      meta: { ...(resource.meta ?? {}), versionId: placeholder, lastUpdated: now },
+    };
     // Key order: resourceType, id, meta first, as FHIR servers usually answer.
     const { resourceType: _t, id: _i, meta, ...rest } = stored;
     const json = JSON.stringify({ resourceType: type, id, meta, ...rest });
@@ -159,7 +162,8 @@ export class FhirRepository {
   }
 
   async vread(type: string, id: string, versionId: string): Promise<StoredResource> {
-    if (!FHIR_ID.test(id) || !/^\d{1,9}$/.test(versionId)) throw notFound(`${type}/${id}/_history/${versionId} not found`);
+    if (!FHIR_ID.test(id) || !/^\d{1,9}$/.test(versionId))
+      throw notFound(`${type}/${id}/_history/${versionId} not found`);
     const res = await this.db.query<{ deleted: boolean; content: string | null; lu: number }>(
       `SELECT deleted, content, extract(epoch FROM last_updated)::float8 * 1000 AS lu
        FROM resource_history WHERE resource_type = $1 AND id = $2 AND version = $3`,
@@ -180,10 +184,11 @@ export class FhirRepository {
     options: { ifMatch?: number; outbox?: OutboxMessage[] } = {},
   ): Promise<number | undefined> {
     if (!FHIR_ID.test(id)) return undefined;
-    const res = await this.db.query<{ version: number | null; prev_version: number | null; prev_deleted: boolean | null }>(
-      DELETE_SQL,
-      [type, id, new Date().toISOString(), options.ifMatch ?? null, sqlJson(options.outbox ?? [])],
-    );
+    const res = await this.db.query<{
+      version: number | null;
+      prev_version: number | null;
+      prev_deleted: boolean | null;
+    }>(DELETE_SQL, [type, id, new Date().toISOString(), options.ifMatch ?? null, sqlJson(options.outbox ?? [])]);
     const row = res.rows[0]!;
     if (row.version !== null) return row.version;
     if (options.ifMatch !== undefined && row.prev_version !== null && !row.prev_deleted) {

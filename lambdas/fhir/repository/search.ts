@@ -55,9 +55,13 @@ export async function runSearch(db: SqlExecutor, req: SearchRequest): Promise<Se
   const where = conds.join('\n  AND ');
 
   if (req.summary === 'count' || req.count === 0) {
-    const res = await db.query<{ total: number }>(`SELECT count(*)::int AS total FROM resource r WHERE ${where}`, p.values, {
-      readOnly: true,
-    });
+    const res = await db.query<{ total: number }>(
+      `SELECT count(*)::int AS total FROM resource r WHERE ${where}`,
+      p.values,
+      {
+        readOnly: true,
+      },
+    );
     return { matches: [], included: [], total: res.rows[0]?.total ?? 0, includeTruncated: false };
   }
 
@@ -167,7 +171,14 @@ export async function runHistory(
     }
     conds.push(`(h.last_updated, h.id, h.version) < (${p.add(c.t)}::timestamptz, ${p.add(c.id)}, ${p.add(c.v)})`);
   }
-  const res = await db.query<{ id: string; version: number; deleted: boolean; content: string | null; lu: number; t: string }>(
+  const res = await db.query<{
+    id: string;
+    version: number;
+    deleted: boolean;
+    content: string | null;
+    lu: number;
+    t: string;
+  }>(
     `SELECT h.id, h.version, h.deleted, h.content, extract(epoch FROM h.last_updated)::float8 * 1000 AS lu,
        h.last_updated::text AS t
      FROM resource_history h WHERE ${conds.join(' AND ')}

@@ -128,7 +128,7 @@ function parseFilter(resourceType: string, name: string, raw: string, allowChain
     const [head, modifier] = name.slice(0, dot).split(':') as [string, string | undefined];
     const rest = name.slice(dot + 1);
     const resolved = resolveParam(resourceType, head);
-    if (!resolved || resolved.kind !== 'reference') return `unknown chained parameter ${head} on ${resourceType}`;
+    if (resolved?.kind !== 'reference') return `unknown chained parameter ${head} on ${resourceType}`;
     const targets = resolved.def?.target ?? [];
     const targetType = modifier ?? (targets.length === 1 ? targets[0] : undefined);
     if (!targetType) return `chained parameter ${head} needs a type modifier (${head}:Type.${rest})`;
@@ -152,17 +152,14 @@ function parseFilter(resourceType: string, name: string, raw: string, allowChain
   return { code, kind: resolved.kind, def: resolved.def, modifier, values };
 }
 
-function parseInclude(
-  resourceType: string,
-  value: string,
-  reverse: boolean,
-): IncludeSpec | string {
+function parseInclude(resourceType: string, value: string, reverse: boolean): IncludeSpec | string {
   const [sourceType, code, targetType] = value.split(':');
   if (!sourceType || !code) return `${reverse ? '_revinclude' : '_include'}=${value} must be Type:param[:Target]`;
   if (!reverse && sourceType !== resourceType) return `_include=${value} must start with ${resourceType}`;
   const def = getSearchParam(sourceType, code);
-  if (!def || def.type !== 'reference') return `${value}: ${code} is not a reference parameter of ${sourceType}`;
-  if (reverse && targetType && targetType !== resourceType) return `_revinclude=${value} does not target ${resourceType}`;
+  if (def?.type !== 'reference') return `${value}: ${code} is not a reference parameter of ${sourceType}`;
+  if (reverse && targetType && targetType !== resourceType)
+    return `_revinclude=${value} does not target ${resourceType}`;
   return { sourceType, param: def, targetType: reverse ? resourceType : targetType };
 }
 

@@ -1,7 +1,15 @@
 import type { SqlParam } from '../../adapters/sql/executor.js';
 import { badRequest } from '../errors.js';
 import { dateRange, normalizeString } from './extract.js';
-import { type Filter, PREFIXES, type Prefix, type SearchRequest, type SortKey, splitPipes, unescapeValue } from './parse.js';
+import {
+  type Filter,
+  PREFIXES,
+  type Prefix,
+  type SearchRequest,
+  type SortKey,
+  splitPipes,
+  unescapeValue,
+} from './parse.js';
 
 /** Collects positional parameters while SQL text is built. */
 export class Params {
@@ -199,9 +207,7 @@ export function filterCondition(filter: Filter, alias: string, p: Params): strin
       case 'string': {
         if (filter.modifier === 'exact') return `s.exact = ${p.add(v)}`;
         const n = likeEscape(normalizeString(v));
-        return filter.modifier === 'contains'
-          ? `s.norm LIKE ${p.add(`%${n}%`)}`
-          : `s.norm LIKE ${p.add(`${n}%`)}`;
+        return filter.modifier === 'contains' ? `s.norm LIKE ${p.add(`%${n}%`)}` : `s.norm LIKE ${p.add(`${n}%`)}`;
       }
       case 'token':
         return filter.modifier === 'text' ? `s.code = ${p.add(v)}` : tokenCondition(raw, p);
@@ -298,7 +304,9 @@ export function keysetCondition(
 
 /** ORDER BY clause for the page, reversed when paging backwards. */
 export function orderBy(keys: { expr: string; descending: boolean }[], reverse: boolean): string {
-  const parts = keys.map((k) => `${k.expr} ${k.descending !== reverse ? 'DESC' : 'ASC'} NULLS ${reverse ? 'FIRST' : 'LAST'}`);
+  const parts = keys.map(
+    (k) => `${k.expr} ${k.descending !== reverse ? 'DESC' : 'ASC'} NULLS ${reverse ? 'FIRST' : 'LAST'}`,
+  );
   parts.push(`r.id ${reverse ? 'DESC' : 'ASC'}`);
   return parts.join(', ');
 }

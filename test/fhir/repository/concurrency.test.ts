@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrate } from '../../../lambdas/adapters/sql/migrate.js';
 import { createPgExecutor } from '../../../lambdas/adapters/sql/pg.js';
-import { FhirError } from '../../../lambdas/fhir/errors.js';
+import type { FhirError } from '../../../lambdas/fhir/errors.js';
 import { DuplicateIdentifierError, FhirRepository } from '../../../lambdas/fhir/repository/repository.js';
 import { runHistory, runSearch } from '../../../lambdas/fhir/repository/search.js';
 import { parseSearch } from '../../../lambdas/fhir/search/parse.js';
@@ -35,7 +35,9 @@ describe.skipIf(!PG_URL)(`concurrent writers on PostgreSQL${PG_URL ? '' : ` (ski
   it('concurrent conditional creates on one IPP create exactly one Patient', async () => {
     const query = `identifier=${IPP_SYSTEM}|RACE-1`;
     const results = await Promise.all(
-      Array.from({ length: 20 }, () => service.create(auth, 'Patient', patient({ ipp: 'RACE-1' }), { ifNoneExist: query })),
+      Array.from({ length: 20 }, () =>
+        service.create(auth, 'Patient', patient({ ipp: 'RACE-1' }), { ifNoneExist: query }),
+      ),
     );
     expect(new Set(results.map((r) => r.resource!.id)).size).toBe(1);
     expect(results.filter((r) => r.status === 201).length).toBe(1);
@@ -68,7 +70,9 @@ describe.skipIf(!PG_URL)(`concurrent writers on PostgreSQL${PG_URL ? '' : ` (ski
     const current = await repo.read('Patient', resource.id);
     expect(current.versionId).toBe(1 + versions.length);
     const history = await runHistory(t.db, { resourceType: 'Patient', id: resource.id, count: 100 });
-    expect(history.entries.map((e) => e.versionId)).toEqual(Array.from({ length: current.versionId }, (_, i) => current.versionId - i));
+    expect(history.entries.map((e) => e.versionId)).toEqual(
+      Array.from({ length: current.versionId }, (_, i) => current.versionId - i),
+    );
     // Only the current family is searchable.
     const finalFamily = (JSON.parse(current.json) as { name: { family: string }[] }).name[0]!.family;
     for (const family of families) {

@@ -1,6 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FhirError } from '../../../lambdas/fhir/errors.js';
-import { DuplicateIdentifierError, FhirRepository, ResourceGoneError } from '../../../lambdas/fhir/repository/repository.js';
+import {
+  DuplicateIdentifierError,
+  FhirRepository,
+  ResourceGoneError,
+} from '../../../lambdas/fhir/repository/repository.js';
 import { runHistory } from '../../../lambdas/fhir/repository/search.js';
 import { executorFactories, type TestDatabase } from '../../support/executors.js';
 import { IPP_SYSTEM, observation, patient } from '../../support/fixtures.js';
@@ -69,25 +73,28 @@ describe.each(executorFactories)('FhirRepository on $name', (factory) => {
     await expect(repo.update({ ...patient(), id: 'missing-x' }, { ifMatch: 1 })).rejects.toMatchObject({ status: 412 });
   });
 
-  it.skipIf(!factory.available)('deletes: read gives 410, search excludes it, vread of the old version still works', async () => {
-    const { resource } = await repo.create(patient({ ipp: 'R-4', family: 'Supprimé' }));
-    const version = await repo.delete('Patient', resource.id);
-    expect(version).toBe(2);
-    const err = await repo.read('Patient', resource.id).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(ResourceGoneError);
-    expect((err as ResourceGoneError).status).toBe(410);
-    expect(await repo.delete('Patient', resource.id)).toBeUndefined();
-    expect((await repo.vread('Patient', resource.id, '1')).versionId).toBe(1);
-    await expect(repo.vread('Patient', resource.id, '2')).rejects.toMatchObject({ status: 410 });
-    await expect(repo.read('Patient', 'does-not-exist')).rejects.toMatchObject({ status: 404 });
-    // Re-creating with the same IPP is allowed once the first is deleted.
-    const again = await repo.create(patient({ ipp: 'R-4' }));
-    expect(again.created).toBe(true);
-    // Undelete by update: a new version, no longer deleted.
-    const revived = await repo.update({ ...patient({ ipp: 'R-4b' }), id: resource.id });
-    expect(revived.resource.versionId).toBe(3);
-    expect((await repo.read('Patient', resource.id)).versionId).toBe(3);
-  });
+  it.skipIf(!factory.available)(
+    'deletes: read gives 410, search excludes it, vread of the old version still works',
+    async () => {
+      const { resource } = await repo.create(patient({ ipp: 'R-4', family: 'Supprimé' }));
+      const version = await repo.delete('Patient', resource.id);
+      expect(version).toBe(2);
+      const err = await repo.read('Patient', resource.id).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ResourceGoneError);
+      expect((err as ResourceGoneError).status).toBe(410);
+      expect(await repo.delete('Patient', resource.id)).toBeUndefined();
+      expect((await repo.vread('Patient', resource.id, '1')).versionId).toBe(1);
+      await expect(repo.vread('Patient', resource.id, '2')).rejects.toMatchObject({ status: 410 });
+      await expect(repo.read('Patient', 'does-not-exist')).rejects.toMatchObject({ status: 404 });
+      // Re-creating with the same IPP is allowed once the first is deleted.
+      const again = await repo.create(patient({ ipp: 'R-4' }));
+      expect(again.created).toBe(true);
+      // Undelete by update: a new version, no longer deleted.
+      const revived = await repo.update({ ...patient({ ipp: 'R-4b' }), id: resource.id });
+      expect(revived.resource.versionId).toBe(3);
+      expect((await repo.read('Patient', resource.id)).versionId).toBe(3);
+    },
+  );
 
   it.skipIf(!factory.available)('keeps business identifiers unique in the database', async () => {
     await repo.create(patient({ ipp: 'DUP-1' }));
@@ -108,20 +115,27 @@ describe.each(executorFactories)('FhirRepository on $name', (factory) => {
     await expect(repo.create(patient({ ipp: 'DUP-2' }))).resolves.toMatchObject({ created: true });
   });
 
-  it.skipIf(!factory.available)('refuses a write whose Patient link does not exist, in the same round trip', async () => {
-    const { value: err, trips } = await roundTrips(() =>
-      repo
-        .create(observation('no-such-patient'), { patientLinks: [{ expression: 'Observation.subject', id: 'no-such-patient' }] })
-        .catch((e: unknown) => e),
-    );
-    expect(trips).toBe(1);
-    expect(err).toBeInstanceOf(FhirError);
-    expect((err as FhirError).status).toBe(422);
-    expect((err as FhirError).issues[0]?.expression).toEqual(['Observation.subject']);
-    const p = await repo.create(patient({ ipp: 'LINK-1' }));
-    const ok = await repo.create(observation(p.resource.id), { patientLinks: [{ expression: 'Observation.subject', id: p.resource.id }] });
-    expect(ok.created).toBe(true);
-  });
+  it.skipIf(!factory.available)(
+    'refuses a write whose Patient link does not exist, in the same round trip',
+    async () => {
+      const { value: err, trips } = await roundTrips(() =>
+        repo
+          .create(observation('no-such-patient'), {
+            patientLinks: [{ expression: 'Observation.subject', id: 'no-such-patient' }],
+          })
+          .catch((e: unknown) => e),
+      );
+      expect(trips).toBe(1);
+      expect(err).toBeInstanceOf(FhirError);
+      expect((err as FhirError).status).toBe(422);
+      expect((err as FhirError).issues[0]?.expression).toEqual(['Observation.subject']);
+      const p = await repo.create(patient({ ipp: 'LINK-1' }));
+      const ok = await repo.create(observation(p.resource.id), {
+        patientLinks: [{ expression: 'Observation.subject', id: p.resource.id }],
+      });
+      expect(ok.created).toBe(true);
+    },
+  );
 
   it.skipIf(!factory.available)('writes outbox rows in the same statement as the resource', async () => {
     const { trips } = await roundTrips(() =>
@@ -132,10 +146,13 @@ describe.each(executorFactories)('FhirRepository on $name', (factory) => {
     expect(rows.rows[0]?.n).toBe(1);
   });
 
-  it.skipIf(!factory.available)('stores identifiers case-sensitively and ignores secondary ones for uniqueness', async () => {
-    const a = patient();
-    a.identifier = [{ system: IPP_SYSTEM, value: 'SEC-1', use: 'secondary' }];
-    await repo.create(a);
-    await expect(repo.create(a)).resolves.toMatchObject({ created: true });
-  });
+  it.skipIf(!factory.available)(
+    'stores identifiers case-sensitively and ignores secondary ones for uniqueness',
+    async () => {
+      const a = patient();
+      a.identifier = [{ system: IPP_SYSTEM, value: 'SEC-1', use: 'secondary' }];
+      await repo.create(a);
+      await expect(repo.create(a)).resolves.toMatchObject({ created: true });
+    },
+  );
 });

@@ -26,14 +26,26 @@ describe.each(executorFactories)('search on $name', (factory) => {
       ids[name] = (await repo.create(r)).resource.id;
     };
     await add('lefevre', patient({ ipp: 'S-1', family: 'Lefèvre', given: 'Hélène', birthDate: '1979-03-05' }));
-    await add('lefebvre', patient({ ipp: 'S-2', family: 'Lefebvre', given: 'Marc', birthDate: '1979-11-20', gender: 'male' }));
-    await add('martin', patient({ ipp: 'S-3', family: 'Martin', given: 'Éloïse', birthDate: '2001-07', gender: 'female' }));
+    await add(
+      'lefebvre',
+      patient({ ipp: 'S-2', family: 'Lefebvre', given: 'Marc', birthDate: '1979-11-20', gender: 'male' }),
+    );
+    await add(
+      'martin',
+      patient({ ipp: 'S-3', family: 'Martin', given: 'Éloïse', birthDate: '2001-07', gender: 'female' }),
+    );
     const inactive = patient({ ipp: 'S-4', family: "N'Diaye", given: 'Awa', birthDate: '1990' });
     inactive.active = false;
     await add('ndiaye', inactive);
     await add('obs1', observation(ids.lefevre!, { loinc: '2345-7', value: 5.4, date: '2026-03-05T10:30:00+01:00' }));
-    await add('obs2', observation(ids.lefevre!, { loinc: '2951-2', value: 140, unit: 'mmol/L', date: '2026-03-06T08:00:00Z' }));
-    await add('obs3', observation(ids.lefebvre!, { loinc: '2345-7', value: 7.1, date: '2025-12-31T23:59:59Z', status: 'amended' }));
+    await add(
+      'obs2',
+      observation(ids.lefevre!, { loinc: '2951-2', value: 140, unit: 'mmol/L', date: '2026-03-06T08:00:00Z' }),
+    );
+    await add(
+      'obs3',
+      observation(ids.lefebvre!, { loinc: '2345-7', value: 7.1, date: '2025-12-31T23:59:59Z', status: 'amended' }),
+    );
   });
   afterAll(async () => {
     await t?.close();
@@ -98,7 +110,9 @@ describe.each(executorFactories)('search on $name', (factory) => {
     expect(await found('Observation', 'value-quantity=5.4')).toEqual(idsOf('obs1'));
     expect(await found('Observation', 'value-quantity=5')).toEqual(idsOf('obs1'));
     expect(await found('Observation', 'value-quantity=gt6')).toEqual(idsOf('obs2', 'obs3'));
-    expect(await found('Observation', 'value-quantity=le7.1|http://unitsofmeasure.org|mmol/L')).toEqual(idsOf('obs1', 'obs3'));
+    expect(await found('Observation', 'value-quantity=le7.1|http://unitsofmeasure.org|mmol/L')).toEqual(
+      idsOf('obs1', 'obs3'),
+    );
     expect(await found('Observation', 'value-quantity=lt200||mmol/L')).toEqual(idsOf('obs1', 'obs2', 'obs3'));
     expect(await found('Observation', 'value-quantity=lt200||mg')).toEqual([]);
   });
@@ -116,7 +130,8 @@ describe.each(executorFactories)('search on $name', (factory) => {
   });
 
   run('_sort on strings, dates and _lastUpdated, descending too', async () => {
-    const sorted = async (q: string) => (await search('Patient', q)).matches.map((m) => (JSON.parse(m.json) as Resource).id);
+    const sorted = async (q: string) =>
+      (await search('Patient', q)).matches.map((m) => (JSON.parse(m.json) as Resource).id);
     expect(await sorted('_sort=family')).toEqual([ids.lefebvre, ids.lefevre, ids.martin, ids.ndiaye]);
     expect(await sorted('_sort=-birthdate')).toEqual([ids.martin, ids.ndiaye, ids.lefebvre, ids.lefevre]);
     expect(await sorted('_sort=_lastUpdated')).toEqual([ids.lefevre, ids.lefebvre, ids.martin, ids.ndiaye]);
@@ -157,7 +172,9 @@ describe.each(executorFactories)('search on $name', (factory) => {
     await expect(search('Observation', 'value-quantity=abc')).rejects.toMatchObject({ status: 400 });
     expect(() => parseSearch('Patient', [['_count', '-1']])).toThrow();
     expect(() => parseSearch('Patient', [['family:fuzzy', 'x']])).toThrow(/modifier/);
-    await expect(runSearch(t.db, { ...parseSearch('Patient', []), cursor: 'garbage' })).rejects.toMatchObject({ status: 400 });
+    await expect(runSearch(t.db, { ...parseSearch('Patient', []), cursor: 'garbage' })).rejects.toMatchObject({
+      status: 400,
+    });
     expect(parseSearch('Patient', [['_count', '5000']]).count).toBe(1000);
   });
 });
