@@ -35,6 +35,8 @@ const schema = z
       .min(1024)
       .max(6 * 1024 * 1024)
       .default(5 * 1024 * 1024),
+    /** Largest stored resource JSON (the Data API returns at most 64 KB per row). */
+    PFI_MAX_RESOURCE_BYTES: z.coerce.number().int().min(4096).max(60_000).default(60_000),
     /** `local`: tokens signed by the key pair in PFI_DATA_DIR; `jwks`: a configured issuer (Cognito…). */
     PFI_AUTH_MODE: z.enum(['local', 'jwks']).default('local'),
     PFI_AUTH_ISSUER: optionalString,
@@ -71,6 +73,7 @@ export interface Config {
     | { kind: 'pg'; url: string }
     | { kind: 'data-api'; clusterArn: string; secretArn: string; database: string };
   maxBodyBytes: number;
+  maxResourceBytes: number;
   auth:
     | { mode: 'local'; keyDir: string }
     | { mode: 'jwks'; issuer: string; audience: string | undefined; jwksUrl: string };
@@ -105,6 +108,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     fhirBaseUrl: e.PFI_FHIR_BASE_URL?.replace(/\/+$/, ''),
     database,
     maxBodyBytes: e.PFI_MAX_BODY_BYTES,
+    maxResourceBytes: e.PFI_MAX_RESOURCE_BYTES,
     auth,
     logLevel: e.PFI_LOG_LEVEL,
   };

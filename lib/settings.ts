@@ -83,9 +83,10 @@ function read(context: ContextSource, key: string): unknown {
  * const settings = readSettings(app.node); // { stage: 'prod', account: '123456789012', region: 'eu-west-3', … }
  */
 export function readSettings(context: ContextSource, env: NodeJS.ProcessEnv = process.env): PfiSettings {
+  const envAccount = env['CDK_DEFAULT_ACCOUNT'] || undefined;
   const parsed = schema.safeParse({
     stage: read(context, KEYS.stage),
-    account: env['CDK_DEFAULT_ACCOUNT'] || read(context, KEYS.account),
+    account: envAccount ?? read(context, KEYS.account),
     dbMinCapacity: read(context, KEYS.dbMinCapacity),
     dbMaxCapacity: read(context, KEYS.dbMaxCapacity),
     authDomainPrefix: read(context, KEYS.authDomainPrefix),
@@ -93,7 +94,12 @@ export function readSettings(context: ContextSource, env: NodeJS.ProcessEnv = pr
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => {
       const field = i.path[0];
-      const key = typeof field === 'string' && field in KEYS ? KEYS[field as keyof typeof KEYS] : '(settings)';
+      const key =
+        field === 'account' && envAccount !== undefined
+          ? 'CDK_DEFAULT_ACCOUNT'
+          : typeof field === 'string' && field in KEYS
+            ? KEYS[field as keyof typeof KEYS]
+            : '(settings)';
       return `  ${key}: ${i.message}`;
     });
     throw new SettingsError(`Invalid CDK context:\n${lines.join('\n')}`);

@@ -2,6 +2,7 @@
  * `npm start`: the whole platform on one machine with embedded defaults (PGlite in $PFI_DATA_DIR,
  * local signing key). FHIR at http://127.0.0.1:$PFI_HTTP_PORT/fhir, health at /health.
  */
+import { Logger } from '@aws-lambda-powertools/logger';
 import { ConfigError, loadConfig } from '../lambdas/config.js';
 import { DataDirBusyError, lockDataDir } from '../lambdas/fhir/data-dir-lock.js';
 import { createLocalServer, listen } from '../lambdas/fhir/local-server.js';
@@ -16,12 +17,13 @@ function log(level: string, message: string, extra: Record<string, unknown> = {}
 async function main(): Promise<void> {
   const started = Date.now();
   const config = loadConfig();
+  const logger = new Logger({ serviceName: 'pfi-local', logLevel: config.logLevel });
   const release = config.database.kind === 'pglite' ? lockDataDir(config.dataDir) : () => undefined;
   let baseUrl = config.fhirBaseUrl ?? '';
   const platform = await createFhirPlatform(config, {
     baseUrl: () => baseUrl,
     onError: (err, req) =>
-      log('ERROR', 'unexpected error', {
+      logger.error('unexpected error', {
         requestId: req.requestId,
         method: req.method,
         error: err instanceof Error ? err.name : 'unknown',
@@ -43,7 +45,7 @@ async function main(): Promise<void> {
   });
   const port = await listen(server, config.http.port, config.http.host);
   if (!config.fhirBaseUrl) baseUrl = `http://${config.http.host}:${port}/fhir`;
-  log('INFO', 'PFI platform started', {
+  logger.info('PFI platform started', {
     fhir: baseUrl,
     health: `http://${config.http.host}:${port}/health`,
     database: platform.db.kind,
@@ -56,7 +58,7 @@ async function main(): Promise<void> {
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    log('INFO', 'stopping', { signal });
+    logger.info('stopping', { signal });
     server.close();
     server.closeIdleConnections();
     setTimeout(() => server.closeAllConnections(), 5_000).unref();

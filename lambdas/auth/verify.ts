@@ -25,6 +25,8 @@ export interface AuthContext {
   scopes: ScopeSet;
   /** `jti` claim, for audit. */
   tokenId?: string;
+  /** When the verified token stops being accepted (epoch ms); undefined for claims verified upstream. */
+  expiresAtMs?: number;
 }
 
 export interface TokenVerifier {
@@ -168,22 +170,41 @@ function guardRemote(getKey: JWTVerifyGetKey): JWTVerifyGetKey {
   };
 }
 
+/** Verified tokens kept (by token text) until they expire: a client reuses one token for many requests. */
+const CACHE_SIZE = 1000;
+
 function verifier(getKey: JWTVerifyGetKey, options: JWTVerifyOptions, audience: string | undefined): TokenVerifier {
+  const cache = new Map<string, { context: AuthContext; expiresAtMs: number }>();
   return {
     async verify(header) {
       const token = bearerToken(header);
-      let payload: JWTPayload;
-      try {
-        ({ payload } = await jwtVerify(token, getKey, options));
-      } catch (err) {
-        toAuthError(err);
+      const hit = cache.get(token);
+      if (hit) {
+        if (Date.now() < hit.expiresAtMs) return hit.context;
+        cache.delete(token);
       }
-      if (audience !== undefined && !audienceAccepted(payload, audience)) {
-        throw new AuthError('invalid', 'the access token audience is not accepted');
-      }
-      return authContextFromClaims(payload);
+      const context = await verifyUncached(token);
+      if (cache.size >= CACHE_SIZE) cache.delete(cache.keys().next().value as string);
+      cache.set(token, { context, expiresAtMs: context.expiresAtMs ?? 0 });
+      return context;
     },
   };
+
+  async function verifyUncached(token: string): Promise<AuthContext> {
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, getKey, options));
+    } catch (err) {
+      toAuthError(err);
+    }
+    if (audience !== undefined && !audienceAccepted(payload, audience)) {
+      throw new AuthError('invalid', 'the access token audience is not accepted');
+    }
+    const context = authContextFromClaims(payload);
+    // Same clock tolerance as jwtVerify, so a cached token expires when a fresh check would refuse it.
+    if (typeof payload.exp === 'number') context.expiresAtMs = (payload.exp + CLOCK_TOLERANCE_SECONDS) * 1000;
+    return context;
+  }
 }
 
 /**

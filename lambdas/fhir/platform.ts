@@ -30,7 +30,7 @@ export async function createFhirPlatform(
   const db = opts.db ?? (await executorFromConfig(config.database));
   await migrate(db);
   const verifier = await createTokenVerifier(config.auth);
-  const service = new FhirService(new FhirRepository(db));
+  const service = new FhirService(new FhirRepository(db, config.maxResourceBytes));
   const handle = createRouter({
     service,
     verifier,

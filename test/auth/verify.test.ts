@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { base64url, type CryptoKey, exportJWK, generateKeyPair, type JWK, type JWTPayload, SignJWT } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type LocalKeys, loadOrCreateLocalKeys, signLocalToken } from '../../lambdas/auth/local-keys.js';
 import { allows, formatScopes } from '../../lambdas/auth/scopes.js';
 import {
@@ -88,6 +88,18 @@ describe('local mode', () => {
     expect(auth.tokenId).toMatch(/^[0-9a-f-]{36}$/);
     expect(formatScopes(auth.scopes)).toBe('system/Patient.rs');
     expect(auth.scopes.ignored).toEqual(['openid']);
+  });
+
+  it('answers again from its cache, and stops accepting a cached token once it expires', async () => {
+    const token = await signLocalToken(keys, { scopes: 'system/*.rs', ttlSeconds: 60 });
+    const first = await verifier.verify(`Bearer ${token}`);
+    expect(await verifier.verify(`Bearer ${token}`)).toBe(first);
+    vi.useFakeTimers({ now: Date.now() + 120_000 });
+    try {
+      await expect(verifier.verify(`Bearer ${token}`)).rejects.toMatchObject({ reason: 'expired' });
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('accepts the scheme in any case and surrounding spaces', async () => {

@@ -68,6 +68,11 @@ describe('metadata and security headers', () => {
     );
     const big = { ...patient(), text: { status: 'generated', div: `<div>${'x'.repeat(70_000)}</div>` } };
     expectOutcome(await t.call('POST', '/Patient', { body: big }), 413);
+    // Under the body limit but over what one stored resource may hold (Data API row limit).
+    const wide = { ...patient(), text: { status: 'generated', div: `<div>${'x'.repeat(61_000)}</div>` } };
+    const res = await t.call('POST', '/Patient', { body: wide, headers: {} });
+    expectOutcome(res, 413);
+    expect(res.json().issue[0].diagnostics).toContain('60000 bytes');
   });
 });
 

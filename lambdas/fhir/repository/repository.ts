@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { SqlError, type SqlExecutor, sqlJson, UNIQUE_VIOLATION } from '../../adapters/sql/executor.js';
 import { contentHash } from '../canonical.js';
-import { conflict, FhirError, gone, notFound, preconditionFailed, unprocessable } from '../errors.js';
+import { conflict, FhirError, gone, notFound, preconditionFailed, tooLarge, unprocessable } from '../errors.js';
 import { extractIndexRows } from '../search/extract.js';
 import type { Resource } from '../types.js';
 import { uniqueIdentifiers } from './identifiers.js';
@@ -42,6 +42,9 @@ export interface WriteOptions {
 
 export const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;
 
+/** 64 KB Data API row limit minus room for the other selected columns. */
+export const DEFAULT_MAX_RESOURCE_BYTES = 60_000;
+
 const toIso = (ms: number) => new Date(ms).toISOString();
 
 /**
@@ -50,11 +53,18 @@ const toIso = (ms: number) => new Date(ms).toISOString();
  * transaction executor to make several writes atomic (transaction Bundles).
  */
 export class FhirRepository {
-  constructor(readonly db: SqlExecutor) {}
+  /**
+   * @param maxResourceBytes largest stored resource JSON: the RDS Data API returns at most 64 KB per row,
+   * so the same limit applies on every backend (large content belongs in the document store).
+   */
+  constructor(
+    readonly db: SqlExecutor,
+    readonly maxResourceBytes = DEFAULT_MAX_RESOURCE_BYTES,
+  ) {}
 
   /** Repository bound to another executor (a transaction). */
   withExecutor(db: SqlExecutor): FhirRepository {
-    return new FhirRepository(db);
+    return new FhirRepository(db, this.maxResourceBytes);
   }
 
   async create(resource: Resource, options: WriteOptions = {}): Promise<WriteResult> {
@@ -79,6 +89,11 @@ export class FhirRepository {
     // Key order: resourceType, id, meta first, as FHIR servers usually answer.
     const { resourceType: _t, id: _i, meta, ...rest } = stored;
     const json = JSON.stringify({ resourceType: type, id, meta, ...rest });
+    if (Buffer.byteLength(json) > this.maxResourceBytes) {
+      throw tooLarge(
+        `The ${type} is larger than the ${this.maxResourceBytes} bytes a stored resource may hold; large content belongs in a document (Binary/DocumentReference)`,
+      );
+    }
     const links = options.patientLinks ?? [];
     let res: Awaited<ReturnType<typeof this.db.query>>;
     try {
