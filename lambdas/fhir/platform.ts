@@ -28,8 +28,15 @@ export async function createFhirPlatform(
   },
 ): Promise<FhirPlatform> {
   const db = opts.db ?? (await executorFromConfig(config.database));
-  await migrate(db);
-  const verifier = await createTokenVerifier(config.auth);
+  let verifier: TokenVerifier;
+  try {
+    await migrate(db);
+    verifier = await createTokenVerifier(config.auth);
+  } catch (err) {
+    // Do not leave an embedded database open: a retry would open the same directory twice.
+    if (!opts.db) await db.close().catch(() => undefined);
+    throw err;
+  }
   const service = new FhirService(new FhirRepository(db, config.maxResourceBytes));
   const handle = createRouter({
     service,

@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -17,7 +18,8 @@ const HANDLER_ENTRY = fileURLToPath(new URL('../../lambdas/handlers/fhir-api.ts'
  * may `require` Node built-ins, which plain ESM cannot; without this it fails at run time with
  * `Dynamic require of "node:https" is not supported`.
  */
-export const ESM_REQUIRE_BANNER = "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);";
+export const ESM_REQUIRE_BANNER =
+  "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);";
 
 export interface FhirApiFunctionProps {
   cluster: rds.DatabaseCluster;
@@ -27,7 +29,7 @@ export interface FhirApiFunctionProps {
   /** Token issuer and key set URL (`PFI_AUTH_MODE=jwks`). */
   authIssuer: string;
   authJwksUrl: string;
-  /** Encrypts the function's log group. */
+  /** The platform key: encrypts the master secret and the function's log group. */
   key: kms.IKey;
   /** Handler source file. Default `lambdas/handlers/fhir-api.ts` (export `handler`). */
   entry?: string;
@@ -67,7 +69,6 @@ export class FhirApiFunction extends Construct {
         PFI_AUTH_ISSUER: props.authIssuer,
         PFI_AUTH_JWKS_URL: props.authJwksUrl,
         PFI_LOG_LEVEL: 'INFO',
-        POWERTOOLS_SERVICE_NAME: 'fhir-api',
         NODE_OPTIONS: '--enable-source-maps',
       },
       bundling: {
@@ -82,7 +83,16 @@ export class FhirApiFunction extends Construct {
         logLevel: nodejs.LogLevel.WARNING,
       },
     });
-    // rds-data actions on the cluster, plus read of the master secret (and decrypt with its key).
+    // rds-data actions on the cluster, plus read of the master secret.
     props.cluster.grantDataApiAccess(this.function);
+    // The Data API reads the secret with the caller's permissions, so the caller must also be able to decrypt it;
+    // grantDataApiAccess leaves this out for a secret under a customer-managed key. Only through Secrets Manager.
+    this.function.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['kms:Decrypt'],
+        resources: [props.key.keyArn],
+        conditions: { StringEquals: { 'kms:ViaService': `secretsmanager.${Stack.of(this).region}.amazonaws.com` } },
+      }),
+    );
   }
 }

@@ -51,7 +51,9 @@ export class FhirAuth extends Construct {
       userPool: this.userPool,
       identifier: SMART_SYSTEM_RESOURCE_SERVER,
       userPoolResourceServerName: 'SMART on FHIR system scopes',
-      scopes: props.scopes.map((s) => new cognito.ResourceServerScope({ scopeName: s.name, scopeDescription: s.description })),
+      scopes: props.scopes.map(
+        (s) => new cognito.ResourceServerScope({ scopeName: s.name, scopeDescription: s.description }),
+      ),
     });
     this.domain = this.userPool.addDomain('Domain', { cognitoDomain: { domainPrefix: props.domainPrefix } });
     // Built from the region and pool id rather than the ProviderURL attribute, to state the exact `iss` value.

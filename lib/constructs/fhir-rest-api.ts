@@ -57,7 +57,9 @@ export class FhirRestApi extends Construct {
     fhir.addMethod('ANY', integration, secured);
     fhir.addResource('{proxy+}').addMethod('ANY', integration, secured);
     // A static resource wins over the greedy `{proxy+}` sibling, so only this path escapes the authorizer.
-    fhir.addResource('metadata').addMethod('GET', integration, { authorizationType: apigateway.AuthorizationType.NONE });
+    fhir
+      .addResource('metadata')
+      .addMethod('GET', integration, { authorizationType: apigateway.AuthorizationType.NONE });
 
     this.api.addGatewayResponse('Unauthorized', {
       type: apigateway.ResponseType.UNAUTHORIZED,

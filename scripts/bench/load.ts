@@ -51,12 +51,15 @@ function send(agent: Agent, opts: LoadOptions, spec: RequestSpec): Promise<Outco
   return new Promise((resolve, reject) => {
     const headers: Record<string, string | number> = { ...opts.headers };
     if (spec.body !== undefined) headers['content-length'] = Buffer.byteLength(spec.body);
-    const req = request({ agent, host: opts.host, port: opts.port, method: spec.method, path: spec.path, headers }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', reject);
-    });
+    const req = request(
+      { agent, host: opts.host, port: opts.port, method: spec.method, path: spec.path, headers },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      },
+    );
     req.on('error', reject);
     req.end(spec.body);
   });

@@ -32,7 +32,12 @@ export function formatReport(reports: BackendReport[]): string {
         num(x.p50),
         num(x.p99),
         num(x.max),
-        x.errors === 0 ? '0' : `${x.errors} (${Object.entries(x.statuses).filter(([k]) => !/^2/.test(k)).map(([k, v]) => `${k}×${v}`).join(' ')})`,
+        x.errors === 0
+          ? '0'
+          : `${x.errors} (${Object.entries(x.statuses)
+              .filter(([k]) => !/^2/.test(k))
+              .map(([k, v]) => `${k}×${v}`)
+              .join(' ')})`,
         num(x.roundTripsPerRequest, 2),
       ]);
     }

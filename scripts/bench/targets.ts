@@ -56,13 +56,25 @@ export function judge(backend: Backend, results: Results): Verdict[] {
     const ratio = ceiling.rps > 0 ? read.rps / ceiling.rps : 0;
     out.push({
       target: 'read ≥ 70% of ceiling',
-      actual: withErrors(`${(ratio * 100).toFixed(0)}% (${perSecond(read.rps)} vs ${perSecond(ceiling.rps)})`, read, ceiling),
+      actual: withErrors(
+        `${(ratio * 100).toFixed(0)}% (${perSecond(read.rps)} vs ${perSecond(ceiling.rps)})`,
+        read,
+        ceiling,
+      ),
       pass: ratio >= 0.7 && clean(read, ceiling),
     });
   }
   if (backend === 'pg' && read) {
-    out.push({ target: 'read ≥ 4,000/s', actual: withErrors(perSecond(read.rps), read), pass: read.rps >= 4000 && clean(read) });
-    out.push({ target: 'read p99 ≤ 15 ms', actual: withErrors(ms(read.p99), read), pass: read.p99 <= 15 && clean(read) });
+    out.push({
+      target: 'read ≥ 4,000/s',
+      actual: withErrors(perSecond(read.rps), read),
+      pass: read.rps >= 4000 && clean(read),
+    });
+    out.push({
+      target: 'read p99 ≤ 15 ms',
+      actual: withErrors(ms(read.p99), read),
+      pass: read.p99 <= 15 && clean(read),
+    });
   }
   if (read && identifier) {
     out.push({
@@ -72,7 +84,11 @@ export function judge(backend: Backend, results: Results): Verdict[] {
     });
   }
   if (create) {
-    out.push({ target: 'create ≥ 800/s', actual: withErrors(perSecond(create.rps), create), pass: create.rps >= 800 && clean(create) });
+    out.push({
+      target: 'create ≥ 800/s',
+      actual: withErrors(perSecond(create.rps), create),
+      pass: create.rps >= 800 && clean(create),
+    });
   }
   return out;
 }

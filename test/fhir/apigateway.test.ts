@@ -162,7 +162,14 @@ describe('toHttpRequest', () => {
   it('has no authorizer claims without an authorizer, or with claims that are not an object or are empty', () => {
     const base = event();
     expect(toHttpRequest(base, 'r')).not.toHaveProperty('authorizerClaims');
-    for (const authorizer of [undefined, {}, { claims: null }, { claims: 'sub=x' }, { claims: ['x'] }, { claims: {} }]) {
+    for (const authorizer of [
+      undefined,
+      {},
+      { claims: null },
+      { claims: 'sub=x' },
+      { claims: ['x'] },
+      { claims: {} },
+    ]) {
       const req = toHttpRequest({ ...base, requestContext: { ...base.requestContext, authorizer } }, 'r');
       expect(req.authorizerClaims).toBeUndefined();
     }

@@ -1,18 +1,25 @@
-import { RDSDataClient } from '@aws-sdk/client-rds-data';
 import type { Config } from '../../config.js';
-import { createDataApiExecutor } from './data-api.js';
 import type { SqlExecutor } from './executor.js';
-import { createPgExecutor } from './pg.js';
-import { createPgliteExecutor } from './pglite.js';
 
-/** Builds the SQL executor the configuration names: PGlite (default), `pg` (DATABASE_URL) or the Data API. */
+/**
+ * Builds the SQL executor the configuration names: PGlite (default), `pg` (DATABASE_URL) or the Data API.
+ * Adapters are imported on demand so a Lambda bundle does not load PGlite's WASM or `pg`.
+ */
 export async function executorFromConfig(db: Config['database']): Promise<SqlExecutor> {
   switch (db.kind) {
-    case 'pglite':
+    case 'pglite': {
+      const { createPgliteExecutor } = await import('./pglite.js');
       return createPgliteExecutor(db.dataDir);
-    case 'pg':
+    }
+    case 'pg': {
+      const { createPgExecutor } = await import('./pg.js');
       return createPgExecutor(db.url);
-    case 'data-api':
+    }
+    case 'data-api': {
+      const [{ RDSDataClient }, { createDataApiExecutor }] = await Promise.all([
+        import('@aws-sdk/client-rds-data'),
+        import('./data-api.js'),
+      ]);
       return createDataApiExecutor({
         // AWS advises client timeouts of at least 60 s so an SDK retry never duplicates a 45 s statement.
         client: new RDSDataClient({ requestHandler: { requestTimeout: 60_000, connectionTimeout: 5_000 } }),
@@ -20,5 +27,6 @@ export async function executorFromConfig(db: Config['database']): Promise<SqlExe
         secretArn: db.secretArn,
         database: db.database,
       });
+    }
   }
 }

@@ -81,10 +81,13 @@ export class FhirRepository {
     const type = resource.resourceType;
     const id = resource.id!;
     const now = new Date().toISOString();
-    const placeholder = `pfi-version-${randomUUID()}`;
+    // The database fills in the version and lastUpdated it assigns (placeholders a client cannot guess).
+    const nonce = randomUUID();
+    const placeholder = `pfi-version-${nonce}`;
+    const updatedPlaceholder = `pfi-last-updated-${nonce}`;
     const stored: Resource = {
       ...resource,
-      meta: { ...(resource.meta ?? {}), versionId: placeholder, lastUpdated: now },
+      meta: { ...(resource.meta ?? {}), versionId: placeholder, lastUpdated: updatedPlaceholder },
     };
     // Key order: resourceType, id, meta first, as FHIR servers usually answer.
     const { resourceType: _t, id: _i, meta, ...rest } = stored;
@@ -103,13 +106,14 @@ export class FhirRepository {
         now,
         json,
         contentHash(resource),
-        sqlJson(extractIndexRows(stored)),
+        sqlJson(extractIndexRows({ ...stored, meta: { ...stored.meta, lastUpdated: now } })),
         sqlJson(uniqueIdentifiers(resource)),
         sqlJson(links.map((l) => l.id)),
         options.ifMatch ?? null,
         placeholder,
         sqlJson(options.outbox ?? []),
         options.createOnly,
+        updatedPlaceholder,
       ]);
     } catch (err) {
       if (err instanceof SqlError && err.code === UNIQUE_VIOLATION) {
@@ -134,7 +138,13 @@ export class FhirRepository {
     if (row.version !== null) {
       const version = Number(row.version);
       return {
-        resource: { resourceType: type, id, versionId: version, lastUpdated: now, json: String(row.content) },
+        resource: {
+          resourceType: type,
+          id,
+          versionId: version,
+          lastUpdated: toIso(Number(row.last_updated_ms)),
+          json: String(row.content),
+        },
         created: version === 1 || row.prev_deleted === true,
         unchanged: false,
       };

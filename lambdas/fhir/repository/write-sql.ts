@@ -70,12 +70,21 @@ const outboxCte = (outbox: string) =>
   `ins_outbox AS (INSERT INTO outbox (topic, payload)
      SELECT x.topic, x.payload FROM guard, jsonb_to_recordset(${outbox}::jsonb) AS x(topic text, payload text))`;
 
+/** The new version's last_updated on update: the caller's instant, but always after the previous one. */
+const NEXT_UPDATED = "GREATEST($3::timestamptz, r.last_updated + interval '1 millisecond')";
+
+/** FHIR instant text of a timestamptz, as JavaScript's toISOString writes it. */
+const isoText = (ts: string) => `to_char((${ts}) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+
 /**
  * Create with a new id, or update-or-create with a client id (PUT). Parameters:
  * $1 type, $2 id, $3 last_updated (ISO), $4 content for version 1, $5 content hash, $6 index rows JSON,
  * $7 unique identifiers JSON, $8 Patient ids that must exist (JSON array), $9 expected version (If-Match) or null,
  * $10 version placeholder in the content (replaced by the new version in SQL), $11 outbox rows JSON,
- * $12 true to refuse when the row exists (plain create).
+ * $12 true to refuse when the row exists (plain create), $13 lastUpdated placeholder in the content.
+ *
+ * `last_updated` is never earlier than the previous version's (+1 ms): concurrent writers get their
+ * versions in lock order, and lastUpdated must grow with the version whatever the callers' clocks say.
  *
  * Returns one row: `version`/`content` when written; otherwise the previous state to explain why not.
  */
@@ -84,22 +93,22 @@ export const UPSERT_SQL = `WITH
   prev AS (SELECT version, deleted, content_hash, content FROM resource WHERE resource_type = $1 AND id = $2),
   guard AS (
     INSERT INTO resource AS r (resource_type, id, version, last_updated, deleted, content, content_hash)
-    SELECT $1, $2, 1, $3::timestamptz, false, replace($4, $10, '1'), $5
+    SELECT $1, $2, 1, $3::timestamptz, false, replace(replace($4, $10, '1'), $13, ${isoText('$3::timestamptz')}), $5
     WHERE NOT EXISTS (SELECT 1 FROM missing) AND NOT ($12::boolean AND EXISTS (SELECT 1 FROM prev))
       AND ($9::int IS NULL OR EXISTS (SELECT 1 FROM prev))
     ON CONFLICT (resource_type, id) DO UPDATE SET
       version = r.version + 1,
-      last_updated = EXCLUDED.last_updated,
+      last_updated = ${NEXT_UPDATED},
       deleted = false,
-      content = replace($4, $10, (r.version + 1)::text),
+      content = replace(replace($4, $10, (r.version + 1)::text), $13, ${isoText(NEXT_UPDATED)}),
       content_hash = EXCLUDED.content_hash
     WHERE NOT $12::boolean AND (r.content_hash <> EXCLUDED.content_hash OR r.deleted)
       AND ($9::int IS NULL OR r.version = $9::int)
-    RETURNING r.version, r.content
+    RETURNING r.version, r.content, r.last_updated
   ),
   hist AS (
     INSERT INTO resource_history (resource_type, id, version, last_updated, deleted, content)
-    SELECT $1, $2, guard.version, $3::timestamptz, false, guard.content FROM guard
+    SELECT $1, $2, guard.version, guard.last_updated, false, guard.content FROM guard
   ),
   ${indexCtes({ type: '$1', id: '$2', idx: '$6' }).join(',\n  ')},
   ${uniqueCtes({ type: '$1', id: '$2', uniq: '$7' }).join(',\n  ')},
@@ -107,6 +116,7 @@ export const UPSERT_SQL = `WITH
 SELECT
   (SELECT version FROM guard) AS version,
   (SELECT content FROM guard) AS content,
+  (SELECT extract(epoch FROM last_updated)::float8 * 1000 FROM guard) AS last_updated_ms,
   (SELECT string_agg(id, ',') FROM missing) AS missing,
   (SELECT version FROM prev) AS prev_version,
   (SELECT deleted FROM prev) AS prev_deleted,
@@ -121,13 +131,14 @@ SELECT
 export const DELETE_SQL = `WITH
   prev AS (SELECT version, deleted FROM resource WHERE resource_type = $1 AND id = $2),
   guard AS (
-    UPDATE resource SET version = version + 1, last_updated = $3::timestamptz, deleted = true
+    UPDATE resource SET version = version + 1,
+      last_updated = GREATEST($3::timestamptz, last_updated + interval '1 millisecond'), deleted = true
     WHERE resource_type = $1 AND id = $2 AND NOT deleted AND ($4::int IS NULL OR version = $4::int)
-    RETURNING version
+    RETURNING version, last_updated
   ),
   hist AS (
     INSERT INTO resource_history (resource_type, id, version, last_updated, deleted, content)
-    SELECT $1, $2, guard.version, $3::timestamptz, true, NULL FROM guard
+    SELECT $1, $2, guard.version, guard.last_updated, true, NULL FROM guard
   ),
   ${Object.entries(INDEX_TABLES)
     .map(
