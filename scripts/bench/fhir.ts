@@ -266,7 +266,7 @@ async function benchEmbedded(opts: FhirBenchOptions): Promise<BackendRun> {
       db = await createPgliteExecutor(pgDir);
       await migrate(db);
       log(`seeding ${fmt(sizes.patients)} Patients and ${fmt(sizes.observations)} Observations (PGlite)`);
-      const seeded = await seedDatabase(db, sizes, { workers: 2, batch: 100, log });
+      const seeded = await seedDatabase(db, sizes, { workers: 4, batch: 1, log });
       await db.query('ANALYZE');
       patientIds = seeded.patientIds;
       writeFileSync(
