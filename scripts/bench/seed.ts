@@ -55,6 +55,8 @@ async function runPhase(
           });
         }
         done += end - start;
+        // PGlite answers through microtasks only: without this the progress timer would never fire.
+        await new Promise<void>((resolve) => setImmediate(resolve));
       }
     };
     await Promise.all(Array.from({ length: Math.max(1, opts.workers) }, worker));

@@ -19,19 +19,41 @@ describe('parseFhirBenchArgs', () => {
 
   it('reads every option, and PFI_BENCH_DATABASE_URL when --pg is absent', () => {
     const o = parseFhirBenchArgs(
-      ['--patients', '2000', '--observations', '4000', '--duration', '3', '--concurrency', '8', '--data-dir', 'd', '--only', 'pg'],
+      [
+        '--patients',
+        '2000',
+        '--observations',
+        '4000',
+        '--duration',
+        '3',
+        '--concurrency',
+        '8',
+        '--data-dir',
+        'd',
+        '--only',
+        'pg',
+      ],
       { PFI_BENCH_DATABASE_URL: 'postgres://u@h/db' },
     );
-    expect(o).toMatchObject({ patients: 2000, observations: 4000, durationSeconds: 3, concurrency: 8, dataDir: 'd', only: 'pg' });
+    expect(o).toMatchObject({
+      patients: 2000,
+      observations: 4000,
+      durationSeconds: 3,
+      concurrency: 8,
+      dataDir: 'd',
+      only: 'pg',
+    });
     expect(o.pgUrl).toBe('postgres://u@h/db');
-    expect(parseFhirBenchArgs(['--pg', 'postgresql://x@y/z'], { PFI_BENCH_DATABASE_URL: 'postgres://u@h/db' }).pgUrl).toBe(
-      'postgresql://x@y/z',
-    );
+    expect(
+      parseFhirBenchArgs(['--pg', 'postgresql://x@y/z'], { PFI_BENCH_DATABASE_URL: 'postgres://u@h/db' }).pgUrl,
+    ).toBe('postgresql://x@y/z');
   });
 
   it('scales the PostgreSQL-server observations with --pg-patients unless given', () => {
     expect(parseFhirBenchArgs(['--pg-patients', '1000'])).toMatchObject({ pgPatients: 1000, pgObservations: 2000 });
-    expect(parseFhirBenchArgs(['--pg-patients', '1000', '--pg-observations', '5'])).toMatchObject({ pgObservations: 5 });
+    expect(parseFhirBenchArgs(['--pg-patients', '1000', '--pg-observations', '5'])).toMatchObject({
+      pgObservations: 5,
+    });
   });
 
   it.each([

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { Resource } from '../../../lambdas/fhir/types.js';
 import { checkNirKey, validateResource } from '../../../lambdas/fhir/validation/index.js';
 import {
   hash32,
@@ -20,8 +21,8 @@ interface Identifier {
   system: string;
   value: string;
 }
-const identifiers = (r: { identifier?: unknown }) => r.identifier as Identifier[];
-const insOf = (r: { identifier?: unknown }) => identifiers(r).find((i) => i.system === INS_TEST_SYSTEM)?.value ?? '';
+const identifiers = (r: Resource) => r['identifier'] as Identifier[];
+const insOf = (r: Resource) => identifiers(r).find((i) => i.system === INS_TEST_SYSTEM)?.value ?? '';
 
 describe('nirKey', () => {
   it('computes 97 - (n mod 97) on two digits', () => {

@@ -18,7 +18,9 @@ const byTarget = (verdicts: ReturnType<typeof judge>) => Object.fromEntries(verd
 
 describe('judge', () => {
   it('judges embedded reads against 70% of the ceiling', () => {
-    expect(byTarget(judge('embedded', { ceiling: result('ceiling', 3000, 15), read: result('read', 2100, 20) }))).toEqual({
+    expect(
+      byTarget(judge('embedded', { ceiling: result('ceiling', 3000, 15), read: result('read', 2100, 20) })),
+    ).toEqual({
       'read ≥ 70% of ceiling': true,
     });
     expect(
@@ -47,7 +49,10 @@ describe('judge', () => {
     );
     expect(v['search by identifier p99 ≤ 2× read p99']).toBe(true);
     expect(v['create ≥ 800/s']).toBe(false);
-    const slower = judge('embedded', { read: result('read', 5000, 10), 'search-identifier': result('search-identifier', 3000, 20.1) });
+    const slower = judge('embedded', {
+      read: result('read', 5000, 10),
+      'search-identifier': result('search-identifier', 3000, 20.1),
+    });
     expect(byTarget(slower)['search by identifier p99 ≤ 2× read p99']).toBe(false);
   });
 
