@@ -8,12 +8,6 @@ import { DataDirBusyError, lockDataDir } from '../lambdas/fhir/data-dir-lock.js'
 import { createLocalServer, listen } from '../lambdas/fhir/local-server.js';
 import { createFhirPlatform } from '../lambdas/fhir/platform.js';
 
-function log(level: string, message: string, extra: Record<string, unknown> = {}): void {
-  process.stdout.write(
-    `${JSON.stringify({ level, timestamp: new Date().toISOString(), service: 'pfi', message, ...extra })}\n`,
-  );
-}
-
 async function main(): Promise<void> {
   const started = Date.now();
   const config = loadConfig();
