@@ -1,0 +1,82 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SqlError, SqlUnavailableError, sqlJson, sqlTimestamp } from '../../../lambdas/adapters/sql/executor.js';
+import { createPgExecutor } from '../../../lambdas/adapters/sql/pg.js';
+import { createPgliteExecutor } from '../../../lambdas/adapters/sql/pglite.js';
+import { PG_SKIP_MESSAGE, PG_URL, pgTestDatabase, type TestDatabase } from '../../support/executors.js';
+
+/** Behaviour both direct adapters share: typed parameters, driver-neutral rows, transactions, errors. */
+const adapters = [
+  {
+    name: 'pglite',
+    available: true,
+    create: async (): Promise<TestDatabase> => {
+      const db = await createPgliteExecutor();
+      return { db, close: () => db.close() };
+    },
+  },
+  { name: 'pg', available: PG_URL !== undefined, create: () => pgTestDatabase(4) },
+];
+
+describe.each(adapters)('$name adapter', ({ available, create }) => {
+  let t: TestDatabase;
+  beforeAll(async () => {
+    if (available) t = await create();
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+  const run = it.skipIf(!available);
+
+  run('returns driver-neutral values and takes typed parameters', async () => {
+    const res = await t.db.query(
+      'SELECT $1::jsonb ->> $2 AS v, $3::timestamptz AS ts, 42::int8 AS big, 1.5::numeric AS dec, true AS b',
+      [sqlJson({ k: 'é' }), 'k', sqlTimestamp('2026-03-05T10:30:00+01:00')],
+    );
+    const row = res.rows[0]!;
+    expect(row.v).toBe('é');
+    expect(new Date(String(row.ts)).toISOString()).toBe('2026-03-05T09:30:00.000Z');
+    expect(Number(row.big)).toBe(42);
+    expect(Number(row.dec)).toBe(1.5);
+    expect(row.b).toBe(true);
+  });
+
+  run('commits and rolls back transactions, counting round trips', async () => {
+    await t.db.query('CREATE TABLE IF NOT EXISTS tx_test (x int)');
+    const before = t.db.stats.roundTrips;
+    await t.db.transaction(async (tx) => {
+      await tx.query('INSERT INTO tx_test VALUES (1)');
+    });
+    expect(t.db.stats.roundTrips - before).toBe(3);
+    await expect(
+      t.db.transaction(async (tx) => {
+        await tx.query('INSERT INTO tx_test VALUES (2)');
+        throw new Error('abort');
+      }),
+    ).rejects.toThrow('abort');
+    const rows = await t.db.query<{ x: number }>('SELECT x FROM tx_test ORDER BY x');
+    expect(rows.rows.map((r) => r.x)).toEqual([1]);
+  });
+
+  run('keeps the SQLSTATE of a failed statement', async () => {
+    await t.db.query('CREATE TABLE IF NOT EXISTS uniq_test (x int PRIMARY KEY)');
+    await t.db.query('INSERT INTO uniq_test VALUES (1)');
+    const err = await t.db.query('INSERT INTO uniq_test VALUES (1)').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SqlError);
+    expect((err as SqlError).code).toBe('23505');
+  });
+});
+
+describe('pg adapter without a server', () => {
+  it('reports an unreachable server as unavailable', async () => {
+    // Port 9 (discard) on loopback is closed on these machines: connection refused at once.
+    const db = createPgExecutor('postgres://nobody@127.0.0.1:9/none', 1);
+    try {
+      await expect(db.query('SELECT 1')).rejects.toBeInstanceOf(SqlUnavailableError);
+      await expect(db.transaction(async () => undefined)).rejects.toBeInstanceOf(SqlUnavailableError);
+    } finally {
+      await db.close();
+    }
+  });
+});
+
+if (!PG_URL) console.warn(PG_SKIP_MESSAGE);

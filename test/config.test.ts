@@ -1,0 +1,73 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../lambdas/config.js';
+
+describe('loadConfig', () => {
+  it('has embedded defaults', () => {
+    const c = loadConfig({});
+    expect(c.dataDir).toBe('.pfi-data');
+    expect(c.http).toEqual({ host: '127.0.0.1', port: 3000 });
+    expect(c.database).toEqual({ kind: 'pglite', dataDir: '.pfi-data/pg' });
+    expect(c.auth).toEqual({ mode: 'local', keyDir: '.pfi-data/keys' });
+    expect(c.maxBodyBytes).toBe(5 * 1024 * 1024);
+    expect(c.maxResourceBytes).toBe(60_000);
+    expect(c.fhirBaseUrl).toBeUndefined();
+  });
+
+  it('chooses the Data API over DATABASE_URL over PGlite', () => {
+    const arns = {
+      PFI_DB_CLUSTER_ARN: 'arn:aws:rds:eu-west-3:123456789012:cluster:pfi',
+      PFI_DB_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-3:123456789012:secret:pfi-abc',
+    };
+    expect(loadConfig({ DATABASE_URL: 'postgres://u@h/db' }).database).toEqual({
+      kind: 'pg',
+      url: 'postgres://u@h/db',
+    });
+    expect(loadConfig({ ...arns, DATABASE_URL: 'postgres://u@h/db', PFI_DB_NAME: 'x' }).database).toEqual({
+      kind: 'data-api',
+      clusterArn: arns.PFI_DB_CLUSTER_ARN,
+      secretArn: arns.PFI_DB_SECRET_ARN,
+      database: 'x',
+    });
+    // An empty variable (as in `DATABASE_URL= npm start`) means unset.
+    expect(loadConfig({ DATABASE_URL: '' }).database.kind).toBe('pglite');
+  });
+
+  it('strips the trailing slash of the public base URL', () => {
+    expect(loadConfig({ PFI_FHIR_BASE_URL: 'https://api.example.fr/fhir/' }).fhirBaseUrl).toBe(
+      'https://api.example.fr/fhir',
+    );
+  });
+
+  it('names every bad variable, never its value', () => {
+    const err = (() => {
+      try {
+        loadConfig({ PFI_HTTP_PORT: '70000', DATABASE_URL: 'mysql://secret-password@h/db', PFI_MAX_BODY_BYTES: 'big' });
+      } catch (e) {
+        return e;
+      }
+    })() as ConfigError;
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(err.message).toContain('PFI_HTTP_PORT');
+    expect(err.message).toContain('DATABASE_URL');
+    expect(err.message).toContain('PFI_MAX_BODY_BYTES');
+    expect(err.message).not.toContain('secret-password');
+  });
+
+  it('requires both Data API ARNs and complete jwks settings', () => {
+    expect(() => loadConfig({ PFI_DB_CLUSTER_ARN: 'arn:aws:rds:eu-west-3:123456789012:cluster:pfi' })).toThrow(
+      /PFI_DB_SECRET_ARN/,
+    );
+    expect(() => loadConfig({ PFI_DB_CLUSTER_ARN: 'not-an-arn', PFI_DB_SECRET_ARN: 'x' })).toThrow(
+      /must be an AWS ARN/,
+    );
+    expect(() => loadConfig({ PFI_AUTH_MODE: 'jwks' })).toThrow(/PFI_AUTH_ISSUER/);
+    const jwks = loadConfig({
+      PFI_AUTH_MODE: 'jwks',
+      PFI_AUTH_ISSUER: 'https://cognito-idp.eu-west-3.amazonaws.com/eu-west-3_abc',
+      PFI_AUTH_JWKS_URL: 'https://cognito-idp.eu-west-3.amazonaws.com/eu-west-3_abc/.well-known/jwks.json',
+    });
+    expect(jwks.auth.mode).toBe('jwks');
+    expect(() => loadConfig({ PFI_AUTH_MODE: 'basic' })).toThrow(/PFI_AUTH_MODE/);
+    expect(() => loadConfig({ PFI_MAX_RESOURCE_BYTES: '100000' })).toThrow(/PFI_MAX_RESOURCE_BYTES/);
+  });
+});
