@@ -15,6 +15,9 @@ interface Identifier {
 /** Types whose business identifiers are unique in the database (what HL7 and clients upsert on). */
 const UNIQUE_TYPES = new Set(['Patient', 'Encounter', 'Practitioner', 'Organization']);
 
+/** Whether resources of `type` keep unique identifiers. */
+export const hasUniqueIdentifiers = (type: string): boolean => UNIQUE_TYPES.has(type);
+
 /**
  * The identifiers of `resource` the database keeps unique per type: IPP and INS for Patient, the
  * visit number for Encounter, RPPS/ADELI for Practitioner, FINESS/SIRET for Organization.

@@ -4,8 +4,8 @@ import { contentHash } from '../canonical.js';
 import { conflict, FhirError, gone, notFound, preconditionFailed, tooLarge, unprocessable } from '../errors.js';
 import { extractIndexRows } from '../search/extract.js';
 import type { Resource } from '../types.js';
-import { uniqueIdentifiers } from './identifiers.js';
-import { DELETE_SQL, UPSERT_SQL } from './write-sql.js';
+import { hasUniqueIdentifiers, uniqueIdentifiers } from './identifiers.js';
+import { buildUpsert, DELETE_SQL } from './write-sql.js';
 
 /** A resource version as stored: JSON text ready to send, plus what HTTP headers need. */
 export interface StoredResource {
@@ -100,21 +100,23 @@ export class FhirRepository {
     const links = options.patientLinks ?? [];
     let res: Awaited<ReturnType<typeof this.db.query>>;
     try {
-      res = await this.db.query(UPSERT_SQL, [
+      const statement = buildUpsert({
         type,
         id,
         now,
         json,
-        contentHash(resource),
-        sqlJson(extractIndexRows({ ...stored, meta: { ...stored.meta, lastUpdated: now } })),
-        sqlJson(uniqueIdentifiers(resource)),
-        sqlJson(links.map((l) => l.id)),
-        options.ifMatch ?? null,
-        placeholder,
-        sqlJson(options.outbox ?? []),
-        options.createOnly,
+        hash: contentHash(resource),
+        versionPlaceholder: placeholder,
         updatedPlaceholder,
-      ]);
+        index: extractIndexRows({ ...stored, meta: { ...stored.meta, lastUpdated: now } }),
+        unique: uniqueIdentifiers(resource),
+        uniqueType: hasUniqueIdentifiers(type),
+        links: links.map((l) => l.id),
+        ifMatch: options.ifMatch ?? null,
+        outbox: options.outbox ?? [],
+        createOnly: options.createOnly,
+      });
+      res = await this.db.query(statement.text, statement.values);
     } catch (err) {
       if (err instanceof SqlError && err.code === UNIQUE_VIOLATION) {
         throw new DuplicateIdentifierError(type, { cause: err });
@@ -122,7 +124,7 @@ export class FhirRepository {
       throw err;
     }
     const row = res.rows[0]!;
-    if (row.missing) {
+    if (row.missing !== undefined && row.missing !== null) {
       const missing = new Set(String(row.missing).split(','));
       throw unprocessable(
         links

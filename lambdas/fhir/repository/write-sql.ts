@@ -1,3 +1,5 @@
+import { type SqlParam, sqlJson } from '../../adapters/sql/executor.js';
+
 /**
  * Single-statement writes: the resource row, its history row, its search index rows, its unique
  * identifiers, the Patient-link check and any outbox rows go in ONE data-modifying CTE statement, so a
@@ -31,34 +33,21 @@ const INDEX_TABLES = {
 
 export const INDEX_TABLE_NAMES = Object.values(INDEX_TABLES).map((t) => t.table);
 
-/**
- * CTEs replacing the index rows of ($type, $id) by those in the `$idx` JSON parameter, guarded by
- * the CTE `guard` (which returns the new `version` when the write happened).
- */
-function indexCtes(p: { type: string; id: string; idx: string }): string[] {
-  const ctes: string[] = [];
-  for (const [key, t] of Object.entries(INDEX_TABLES)) {
-    ctes.push(
-      `del_${key} AS (DELETE FROM ${t.table} WHERE resource_type = ${p.type} AND id = ${p.id} AND EXISTS (SELECT 1 FROM guard))`,
-      `ins_${key} AS (INSERT INTO ${t.table} (resource_type, id, version, param, ${t.insert})
-        SELECT ${p.type}, ${p.id}, guard.version, x.param, ${t.select}
-        FROM guard, jsonb_to_recordset(${p.idx}::jsonb -> '${key}') AS x(param text, ${t.columns}))`,
-    );
-  }
-  return ctes;
-}
-
 /** CTEs keeping unique_identifier in step: drop identifiers no longer present, add new ones (23505 on a clash). */
-function uniqueCtes(p: { type: string; id: string; uniq: string }): string[] {
-  return [
+function uniqueCtes(p: { type: string; id: string; uniq: string }, dropOld: boolean): string[] {
+  const ctes = [
     `uniq_new AS (SELECT x.system, x.value FROM jsonb_to_recordset(${p.uniq}::jsonb) AS x(system text, value text))`,
-    `uniq_del AS (DELETE FROM unique_identifier u WHERE u.resource_type = ${p.type} AND u.id = ${p.id}
-        AND EXISTS (SELECT 1 FROM guard)
-        AND NOT EXISTS (SELECT 1 FROM uniq_new n WHERE n.system = u.system AND n.value = u.value))`,
     `uniq_ins AS (INSERT INTO unique_identifier (resource_type, system, value, id)
         SELECT ${p.type}, n.system, n.value, ${p.id} FROM uniq_new n, guard
         WHERE NOT EXISTS (SELECT 1 FROM unique_identifier u WHERE u.resource_type = ${p.type}
           AND u.system = n.system AND u.value = n.value AND u.id = ${p.id}))`,
+  ];
+  if (!dropOld) return ctes;
+  return [
+    ...ctes,
+    `uniq_del AS (DELETE FROM unique_identifier u WHERE u.resource_type = ${p.type} AND u.id = ${p.id}
+        AND EXISTS (SELECT 1 FROM guard)
+        AND NOT EXISTS (SELECT 1 FROM uniq_new n WHERE n.system = u.system AND n.value = u.value))`,
   ];
 }
 
@@ -76,53 +65,158 @@ const NEXT_UPDATED = "GREATEST($3::timestamptz, r.last_updated + interval '1 mil
 /** FHIR instant text of a timestamptz, as JavaScript's toISOString writes it. */
 const isoText = (ts: string) => `to_char((${ts}) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
+export type IndexCategory = keyof typeof INDEX_TABLES;
+
+export interface UpsertInput {
+  type: string;
+  id: string;
+  /** ISO instant of the write (the database keeps it increasing per resource). */
+  now: string;
+  /** Resource JSON with the two placeholders below in meta. */
+  json: string;
+  hash: string;
+  versionPlaceholder: string;
+  updatedPlaceholder: string;
+  /** Index rows per category (JSON-serializable). */
+  index: Record<IndexCategory, unknown[]>;
+  unique: { system: string; value: string }[];
+  /** Whether the type keeps unique identifiers (an update must then drop the ones no longer present). */
+  uniqueType: boolean;
+  links: string[];
+  ifMatch: number | null;
+  outbox: { topic: string; payload: string }[];
+  /** Plain create with a fresh server id: no previous row can exist. */
+  createOnly: boolean;
+}
+
+interface Shape {
+  categories: IndexCategory[];
+  createOnly: boolean;
+  unique: boolean;
+  links: boolean;
+  ifMatch: boolean;
+  outbox: boolean;
+}
+
 /**
- * Create with a new id, or update-or-create with a client id (PUT). Parameters:
- * $1 type, $2 id, $3 last_updated (ISO), $4 content for version 1, $5 content hash, $6 index rows JSON,
- * $7 unique identifiers JSON, $8 Patient ids that must exist (JSON array), $9 expected version (If-Match) or null,
- * $10 version placeholder in the content (replaced by the new version in SQL), $11 outbox rows JSON,
- * $12 true to refuse when the row exists (plain create), $13 lastUpdated placeholder in the content.
+ * Builds the single statement of a create or update. Only the parts a write needs are in the text
+ * (planning a 20-CTE statement costs milliseconds on PGlite), and the text depends only on the write's
+ * shape, so it is built once per shape.
  *
- * `last_updated` is never earlier than the previous version's (+1 ms): concurrent writers get their
- * versions in lock order, and lastUpdated must grow with the version whatever the callers' clocks say.
+ * Parameters: $1 type, $2 id, $3 instant, $4 content, $5 hash, $6 version placeholder, $7 lastUpdated
+ * placeholder, then the optional ones in order: index rows, unique identifiers, Patient ids, expected
+ * version (If-Match), outbox rows.
  *
- * Returns one row: `version`/`content` when written; otherwise the previous state to explain why not.
+ * The row returned has `version`, `content`, `last_updated_ms` when written; `missing` (Patient ids not
+ * found) when links are checked; and, for updates, the previous state to explain a refusal
+ * (`prev_version`, `prev_deleted`, `prev_same`, `prev_content`, `prev_last_updated_ms`).
  */
-export const UPSERT_SQL = `WITH
-  ${missingLinksCte('$8')},
-  prev AS (SELECT version, deleted, content_hash, content FROM resource WHERE resource_type = $1 AND id = $2),
-  guard AS (
-    INSERT INTO resource AS r (resource_type, id, version, last_updated, deleted, content, content_hash)
-    SELECT $1, $2, 1, $3::timestamptz, false, replace(replace($4, $10, '1'), $13, ${isoText('$3::timestamptz')}), $5
-    WHERE NOT EXISTS (SELECT 1 FROM missing) AND NOT ($12::boolean AND EXISTS (SELECT 1 FROM prev))
-      AND ($9::int IS NULL OR EXISTS (SELECT 1 FROM prev))
+export function buildUpsert(input: UpsertInput): { text: string; values: SqlParam[] } {
+  const shape: Shape = {
+    categories: (Object.keys(INDEX_TABLES) as IndexCategory[]).filter((c) => input.index[c].length > 0),
+    createOnly: input.createOnly,
+    unique: input.createOnly ? input.unique.length > 0 : input.uniqueType,
+    links: input.links.length > 0,
+    ifMatch: input.ifMatch !== null,
+    outbox: input.outbox.length > 0,
+  };
+  const key = JSON.stringify(shape);
+  let text = upsertTexts.get(key);
+  if (text === undefined) {
+    text = upsertText(shape);
+    upsertTexts.set(key, text);
+  }
+  const values: SqlParam[] = [
+    input.type,
+    input.id,
+    input.now,
+    input.json,
+    input.hash,
+    input.versionPlaceholder,
+    input.updatedPlaceholder,
+  ];
+  if (shape.categories.length) {
+    values.push(sqlJson(Object.fromEntries(shape.categories.map((c) => [c, input.index[c]]))));
+  }
+  if (shape.unique) values.push(sqlJson(input.unique));
+  if (shape.links) values.push(sqlJson(input.links));
+  if (shape.ifMatch) values.push(input.ifMatch);
+  if (shape.outbox) values.push(sqlJson(input.outbox));
+  return { text, values };
+}
+
+const upsertTexts = new Map<string, string>();
+
+function upsertText(shape: Shape): string {
+  let n = 7;
+  const idx = shape.categories.length ? `$${++n}` : '';
+  const uniq = shape.unique ? `$${++n}` : '';
+  const links = shape.links ? `$${++n}` : '';
+  const ifMatch = shape.ifMatch ? `$${++n}::int` : '';
+  const outbox = shape.outbox ? `$${++n}` : '';
+
+  const ctes: string[] = [];
+  if (links) ctes.push(missingLinksCte(links));
+  if (!shape.createOnly) {
+    ctes.push(
+      'prev AS (SELECT version, deleted, content_hash, content FROM resource WHERE resource_type = $1 AND id = $2)',
+    );
+  }
+  const guards = [
+    ...(links ? ['NOT EXISTS (SELECT 1 FROM missing)'] : []),
+    ...(ifMatch ? ['EXISTS (SELECT 1 FROM prev)'] : []),
+  ];
+  const firstContent = `replace(replace($4, $6, '1'), $7, ${isoText('$3::timestamptz')})`;
+  const insert = `INSERT INTO resource AS r (resource_type, id, version, last_updated, deleted, content, content_hash)
+    SELECT $1, $2, 1, $3::timestamptz, false, ${firstContent}, $5${guards.length ? ` WHERE ${guards.join(' AND ')}` : ''}`;
+  const onConflict = shape.createOnly
+    ? ''
+    : `
     ON CONFLICT (resource_type, id) DO UPDATE SET
       version = r.version + 1,
       last_updated = ${NEXT_UPDATED},
       deleted = false,
-      content = replace(replace($4, $10, (r.version + 1)::text), $13, ${isoText(NEXT_UPDATED)}),
+      content = replace(replace($4, $6, (r.version + 1)::text), $7, ${isoText(NEXT_UPDATED)}),
       content_hash = EXCLUDED.content_hash
-    WHERE NOT $12::boolean AND (r.content_hash <> EXCLUDED.content_hash OR r.deleted)
-      AND ($9::int IS NULL OR r.version = $9::int)
-    RETURNING r.version, r.content, r.last_updated
-  ),
-  hist AS (
-    INSERT INTO resource_history (resource_type, id, version, last_updated, deleted, content)
-    SELECT $1, $2, guard.version, guard.last_updated, false, guard.content FROM guard
-  ),
-  ${indexCtes({ type: '$1', id: '$2', idx: '$6' }).join(',\n  ')},
-  ${uniqueCtes({ type: '$1', id: '$2', uniq: '$7' }).join(',\n  ')},
-  ${outboxCte('$11')}
-SELECT
-  (SELECT version FROM guard) AS version,
-  (SELECT content FROM guard) AS content,
-  (SELECT extract(epoch FROM last_updated)::float8 * 1000 FROM guard) AS last_updated_ms,
-  (SELECT string_agg(id, ',') FROM missing) AS missing,
-  (SELECT version FROM prev) AS prev_version,
-  (SELECT deleted FROM prev) AS prev_deleted,
-  (SELECT content_hash = $5 FROM prev) AS prev_same,
-  (SELECT content FROM prev) AS prev_content,
-  (SELECT extract(epoch FROM last_updated)::float8 * 1000 FROM resource WHERE resource_type = $1 AND id = $2) AS prev_last_updated_ms`;
+    WHERE (r.content_hash <> EXCLUDED.content_hash OR r.deleted)${ifMatch ? ` AND r.version = ${ifMatch}` : ''}`;
+  ctes.push(`guard AS (${insert}${onConflict}
+    RETURNING r.version, r.content, r.last_updated)`);
+  ctes.push(`hist AS (INSERT INTO resource_history (resource_type, id, version, last_updated, deleted, content)
+    SELECT $1, $2, guard.version, guard.last_updated, false, guard.content FROM guard)`);
+  if (!shape.createOnly) {
+    // Old index rows of any category may exist: clear them all.
+    for (const [key, t] of Object.entries(INDEX_TABLES)) {
+      ctes.push(
+        `del_${key} AS (DELETE FROM ${t.table} WHERE resource_type = $1 AND id = $2 AND EXISTS (SELECT 1 FROM guard))`,
+      );
+    }
+  }
+  for (const key of shape.categories) {
+    const t = INDEX_TABLES[key];
+    ctes.push(`ins_${key} AS (INSERT INTO ${t.table} (resource_type, id, version, param, ${t.insert})
+      SELECT $1, $2, guard.version, x.param, ${t.select}
+      FROM guard, jsonb_to_recordset(${idx}::jsonb -> '${key}') AS x(param text, ${t.columns}))`);
+  }
+  if (uniq) ctes.push(...uniqueCtes({ type: '$1', id: '$2', uniq }, !shape.createOnly));
+  if (outbox) ctes.push(outboxCte(outbox));
+
+  const columns = [
+    '(SELECT version FROM guard) AS version',
+    '(SELECT content FROM guard) AS content',
+    '(SELECT extract(epoch FROM last_updated)::float8 * 1000 FROM guard) AS last_updated_ms',
+  ];
+  if (links) columns.push("(SELECT string_agg(id, ',') FROM missing) AS missing");
+  if (!shape.createOnly) {
+    columns.push(
+      '(SELECT version FROM prev) AS prev_version',
+      '(SELECT deleted FROM prev) AS prev_deleted',
+      '(SELECT content_hash = $5 FROM prev) AS prev_same',
+      '(SELECT content FROM prev) AS prev_content',
+      '(SELECT extract(epoch FROM last_updated)::float8 * 1000 FROM resource WHERE resource_type = $1 AND id = $2) AS prev_last_updated_ms',
+    );
+  }
+  return `WITH\n  ${ctes.join(',\n  ')}\nSELECT ${columns.join(',\n  ')}`;
+}
 
 /**
  * Delete: a new version marked deleted, index rows and unique identifiers dropped.
