@@ -151,8 +151,9 @@ async function measure(
   const ceiling = ceilingServer(db);
   const ceilingPort = await listen(ceiling, 0, HOST);
 
-  const keyDir = config.auth.mode === 'local' ? config.auth.keyDir : join(opts.dataDir, 'keys');
-  const token = await signLocalToken(await loadOrCreateLocalKeys(keyDir), {
+  // The configuration above has no PFI_AUTH_MODE: local keys under the data directory, tokens signed here.
+  if (config.auth.mode !== 'local') throw new Error('the benchmark needs the local auth mode');
+  const token = await signLocalToken(await loadOrCreateLocalKeys(config.auth.keyDir), {
     scopes: 'system/*.cruds',
     ttlSeconds: 24 * 3600,
   });
