@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { allows, type Interaction } from '../auth/scopes.js';
 import type { AuthContext } from '../auth/verify.js';
 import { badRequest, FhirError, forbidden, notAllowed, preconditionFailed, unprocessable } from './errors.js';
@@ -6,6 +5,7 @@ import {
   DuplicateIdentifierError,
   FHIR_ID,
   type FhirRepository,
+  newResourceId,
   type StoredResource,
 } from './repository/repository.js';
 import { type HistoryPage, runHistory, runSearch, type SearchResult } from './repository/search.js';
@@ -269,6 +269,6 @@ export class FhirService {
 
   /** A new server id, for transaction entries whose urn:uuid must be resolved before writing. */
   static newId(): string {
-    return randomUUID();
+    return newResourceId();
   }
 }

@@ -32,7 +32,6 @@ export const statements: readonly string[] = [
     PRIMARY KEY (resource_type, id, version)
   )`,
   'CREATE INDEX resource_history_type_updated ON resource_history (resource_type, last_updated)',
-  'CREATE INDEX resource_history_updated ON resource_history (last_updated)',
   `CREATE TABLE sp_string (
     resource_type text NOT NULL, id text NOT NULL, version integer NOT NULL, param text NOT NULL,
     norm text NOT NULL, exact text NOT NULL
