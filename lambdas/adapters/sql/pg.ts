@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import {
   plainParam,
@@ -32,12 +33,31 @@ const UNAVAILABLE_CODES = new Set([
   '08001',
 ]);
 
+/**
+ * Distinct statement texts run as named prepared statements (parsed and planned once per connection):
+ * PFI's statements come from a bounded set of shapes, and planning was a large part of a search or a
+ * write. Past this many texts, statements run unnamed so an unusual workload cannot grow server memory.
+ */
+export const MAX_PREPARED_STATEMENTS = 1000;
+
 /** `pg` adapter: any PostgreSQL server reached through DATABASE_URL. */
 export function createPgExecutor(connectionString: string, poolSize = 10): SqlExecutor & { readonly pool: pg.Pool } {
   const pool = new pg.Pool({ connectionString, max: poolSize, types, application_name: 'pfi' });
   // An idle client dying (server restart) must not crash the process; the next query reconnects.
   pool.on('error', () => undefined);
   const stats = { roundTrips: 0 };
+  const prepared = new Map<string, string>();
+
+  /** The prepared-statement name of `text`, or undefined once the budget is spent (or for transaction control). */
+  function statementName(text: string, params: readonly SqlParam[] | undefined): string | undefined {
+    if (!params?.length) return undefined;
+    let name = prepared.get(text);
+    if (name === undefined && prepared.size < MAX_PREPARED_STATEMENTS) {
+      name = `pfi_${createHash('sha1').update(text).digest('hex').slice(0, 24)}`;
+      prepared.set(text, name);
+    }
+    return name;
+  }
 
   function mapError(err: unknown): SqlError {
     const code = (err as { code?: string })?.code;
@@ -54,7 +74,9 @@ export function createPgExecutor(connectionString: string, poolSize = 10): SqlEx
   ): Promise<SqlResult<R>> {
     stats.roundTrips++;
     try {
-      const res = await client.query(text, params ? params.map(plainParam) : undefined);
+      const values = params ? params.map(plainParam) : undefined;
+      const name = statementName(text, params);
+      const res = await (name ? client.query({ name, text, values }) : client.query(text, values));
       const rows = res.rows.map(normalizeRow) as R[];
       return { rows, rowCount: res.rowCount ?? rows.length };
     } catch (err) {

@@ -1,5 +1,5 @@
 import { mkdirSync } from 'node:fs';
-import { PGlite } from '@electric-sql/pglite';
+import { PGlite, parse, protocol } from '@electric-sql/pglite';
 import {
   plainParam,
   type QueryOptions,
@@ -22,11 +22,70 @@ export async function createPgliteExecutor(dataDir?: string): Promise<SqlExecuto
   return wrapPglite(db, true);
 }
 
+/**
+ * Distinct statement texts kept as named prepared statements (parsed and planned once). PFI's
+ * statements come from a bounded set of shapes; past this many, statements are parsed each time.
+ */
+export const MAX_PREPARED_STATEMENTS = 1000;
+
+const { serialize } = protocol;
+
+/** Text-format value of a bind parameter. */
+function bindValue(p: SqlParam): string | null {
+  const v = plainParam(p);
+  return v === null ? null : String(v);
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let offset = 0;
+  for (const p of parts) {
+    out.set(p, offset);
+    offset += p.length;
+  }
+  return out;
+}
+
 /** Wraps an existing PGlite instance; `owned` decides whether close() closes it. */
 export function wrapPglite(db: PGlite, owned = false): SqlExecutor & { readonly db: PGlite } {
   const stats = { roundTrips: 0 };
   let tail: Promise<unknown> = Promise.resolve();
   let closed = false;
+  const prepared = new Map<string, string>();
+
+  /**
+   * One extended-protocol exchange for the whole statement (Parse once per text, then Bind, Describe,
+   * Execute, Sync in a single call into the WASM engine). PGlite's own `query()` makes five calls and
+   * re-plans every time, which was most of the cost of a search or a write.
+   */
+  async function execute(
+    text: string,
+    params: readonly SqlParam[],
+  ): Promise<Record<string, unknown>[] & { affected?: number }> {
+    let name = prepared.get(text);
+    const parts: Uint8Array[] = [];
+    let fresh: string | undefined;
+    if (name === undefined) {
+      fresh = prepared.size < MAX_PREPARED_STATEMENTS ? `pfi_${prepared.size + 1}` : '';
+      parts.push(serialize.parse({ name: fresh, text, types: [] }));
+      name = fresh;
+    }
+    parts.push(
+      serialize.bind({ statement: name, values: params.map(bindValue) }),
+      serialize.describe({ type: 'P' }),
+      serialize.execute({}),
+      serialize.sync(),
+    );
+    const { messages } = await db.execProtocol(concat(parts), { throwOnError: false });
+    // Parse may succeed and Execute fail (a unique violation): the name exists from then on.
+    if (fresh && messages.some((m) => m.name === 'parseComplete')) prepared.set(text, fresh);
+    const failure = messages.find((m) => m.name === 'error');
+    if (failure) throw failure;
+    const [result] = parse.parseResults(messages, db.parsers);
+    const rows = (result?.rows ?? []) as Record<string, unknown>[] & { affected?: number };
+    rows.affected = result?.affectedRows;
+    return rows;
+  }
 
   /** Runs `fn` when the session is free; returns its result. */
   function exclusive<T>(fn: () => Promise<T>): Promise<T> {
@@ -39,9 +98,9 @@ export function wrapPglite(db: PGlite, owned = false): SqlExecutor & { readonly 
     if (closed) throw new SqlError('SQL executor is closed');
     stats.roundTrips++;
     try {
-      const res = await db.query<Record<string, unknown>>(text, params ? params.map(plainParam) : undefined);
-      const rows = res.rows.map(normalizeRow) as R[];
-      return { rows, rowCount: res.affectedRows ?? rows.length };
+      const res = await execute(text, params ?? []);
+      const rows = res.map(normalizeRow) as R[];
+      return { rows, rowCount: res.affected ?? rows.length };
     } catch (err) {
       throw toSqlError(err);
     }

@@ -1,6 +1,6 @@
 import type { SqlExecutor } from '../../adapters/sql/executor.js';
 import { badRequest } from '../errors.js';
-import type { SearchRequest } from '../search/parse.js';
+import { type Filter, type SearchRequest, splitPipes } from '../search/parse.js';
 import {
   type Cursor,
   decodeCursor,
@@ -47,15 +47,35 @@ const toStored = (r: Row): StoredResource => ({
  * Runs one search page in ONE statement: the matching page (keyset-paginated, so pages stay stable
  * while rows are inserted), the _include/_revinclude resources and, when asked, the total.
  */
+/** `system|code` with both parts, no modifier, one value. */
+function isExactToken(f: Filter): boolean {
+  if (f.kind !== 'token' || f.modifier !== undefined || f.chain || f.values.length !== 1) return false;
+  const parts = splitPipes(f.values[0]!);
+  return parts.length === 2 && parts[0] !== '' && parts[1] !== '';
+}
+
 export async function runSearch(db: SqlExecutor, req: SearchRequest): Promise<SearchResult> {
   const p = new Params();
-  const conds = [`r.resource_type = ${p.add(req.resourceType)}`, 'NOT r.deleted'];
-  for (const f of req.filters) conds.push(filterCondition(f, 'r', p));
+  const type = p.add(req.resourceType);
+  const conds = [`r.resource_type = ${type}`, 'NOT r.deleted'];
+  // An exact token (identifier=system|value, code=system|code) drives the query as a join: at most one
+  // index row per resource version matches it (rows are deduplicated), and a join plans and runs
+  // cheaper than the semi-join of the general case.
+  const driving = req.filters.find(isExactToken);
+  let from = 'resource r';
+  if (driving) {
+    const [system, code] = splitPipes(driving.values[0]!) as [string, string];
+    from = `sp_token d JOIN resource r ON r.resource_type = d.resource_type AND r.id = d.id AND r.version = d.version`;
+    conds.push(
+      `d.resource_type = ${type} AND d.param = ${p.add(driving.code)} AND d.system = ${p.add(system)} AND d.code = ${p.add(code)}`,
+    );
+  }
+  for (const f of req.filters) if (f !== driving) conds.push(filterCondition(f, 'r', p));
   const where = conds.join('\n  AND ');
 
   if (req.summary === 'count' || req.count === 0) {
     const res = await db.query<{ total: number }>(
-      `SELECT count(*)::int AS total FROM resource r WHERE ${where}`,
+      `SELECT count(*)::int AS total FROM ${from} WHERE ${where}`,
       p.values,
       {
         readOnly: true,
@@ -77,7 +97,7 @@ export async function runSearch(db: SqlExecutor, req: SearchRequest): Promise<Se
 
   const pageSelect = `SELECT 'm' AS mode, r.resource_type, r.id, r.version, r.content,
         extract(epoch FROM r.last_updated)::float8 * 1000 AS lu, ${keyColumns}
-      FROM resource r WHERE ${pageConds}
+      FROM ${from} WHERE ${pageConds}
       ORDER BY ${orderBy(keys, backward)} LIMIT ${limit}`;
   const ctes = [`page AS (SELECT q.*, (row_number() OVER ())::int AS ord FROM (${pageSelect}) q)`];
   const selects = [`SELECT mode, resource_type, id, version, content, lu, ${keyNames}, ord FROM page`];
@@ -107,7 +127,7 @@ export async function runSearch(db: SqlExecutor, req: SearchRequest): Promise<Se
   }
   if (req.total === 'accurate' || req.total === 'estimate') {
     selects.push(
-      `SELECT 't', NULL::text, NULL::text, (SELECT count(*)::int FROM resource r WHERE ${where}), NULL::text, NULL::float8, ${nullKeys}, NULL::int`,
+      `SELECT 't', NULL::text, NULL::text, (SELECT count(*)::int FROM ${from} WHERE ${where}), NULL::text, NULL::float8, ${nullKeys}, NULL::int`,
     );
   }
   // The plain page (the common case) needs no CTE: less to plan, less to run.

@@ -80,3 +80,22 @@ describe('pg adapter without a server', () => {
 });
 
 if (!PG_URL) console.warn(PG_SKIP_MESSAGE);
+
+describe('pglite prepared statements', () => {
+  it('keeps working when the first run of a statement fails after it was prepared', async () => {
+    const db = await createPgliteExecutor();
+    try {
+      await db.query('CREATE TABLE once (x int PRIMARY KEY)');
+      await db.query('INSERT INTO once VALUES (1)');
+      const insert = 'INSERT INTO once VALUES ($1) RETURNING x';
+      await expect(db.query(insert, [1])).rejects.toMatchObject({ code: '23505' });
+      expect((await db.query(insert, [2])).rows).toEqual([{ x: 2 }]);
+      await expect(db.query(insert, [2])).rejects.toMatchObject({ code: '23505' });
+      // A statement that does not parse is not remembered, and the session stays usable.
+      await expect(db.query('SELEC $1', [1])).rejects.toMatchObject({ code: '42601' });
+      expect((await db.query('SELECT $1::int AS v', [7])).rows).toEqual([{ v: 7 }]);
+    } finally {
+      await db.close();
+    }
+  });
+});
