@@ -35,6 +35,12 @@ export interface QueryOptions {
    * exceeds the 1 MiB response limit.
    */
   readonly readOnly?: boolean;
+  /**
+   * The best plan does not depend on the parameter values (equality on selective keys: a primary key,
+   * an identifier, a reference): an adapter may plan the statement once and reuse that plan.
+   * Leave it unset for searches whose best plan depends on the values (a frequent code, a prefix).
+   */
+  readonly stablePlan?: boolean;
 }
 
 export interface SqlExecutor {

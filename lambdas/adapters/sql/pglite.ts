@@ -1,5 +1,5 @@
 import { mkdirSync } from 'node:fs';
-import { PGlite, parse, protocol } from '@electric-sql/pglite';
+import { PGlite, type messages as PgMessages, parse, protocol } from '@electric-sql/pglite';
 import {
   plainParam,
   type QueryOptions,
@@ -29,11 +29,20 @@ export async function createPgliteExecutor(dataDir?: string): Promise<SqlExecuto
 export const MAX_PREPARED_STATEMENTS = 1000;
 
 const { serialize } = protocol;
+type BackendMessage = PgMessages.BackendMessage;
 
 /** Text-format value of a bind parameter. */
 function bindValue(p: SqlParam): string | null {
   const v = plainParam(p);
   return v === null ? null : String(v);
+}
+
+/** The messages of the extended-protocol statement between a leading and a trailing simple query. */
+function statementMessages(messages: BackendMessage[]): BackendMessage[] {
+  const first = messages.findIndex((m) => m.name === 'readyForQuery');
+  const end = messages.findIndex((m, i) => i > first && m.name === 'readyForQuery');
+  const setFailure = messages.slice(0, first).find((m) => m.name === 'error');
+  return setFailure ? [setFailure] : messages.slice(first + 1, end + 1);
 }
 
 function concat(parts: Uint8Array[]): Uint8Array {
@@ -61,6 +70,7 @@ export function wrapPglite(db: PGlite, owned = false): SqlExecutor & { readonly 
   async function execute(
     text: string,
     params: readonly SqlParam[],
+    stablePlan: boolean,
   ): Promise<Record<string, unknown>[] & { affected?: number }> {
     let name = prepared.get(text);
     const parts: Uint8Array[] = [];
@@ -76,7 +86,14 @@ export function wrapPglite(db: PGlite, owned = false): SqlExecutor & { readonly 
       serialize.execute({}),
       serialize.sync(),
     );
-    const { messages } = await db.execProtocol(concat(parts), { throwOnError: false });
+    if (stablePlan) {
+      // PostgreSQL keeps re-planning a prepared statement whose generic plan it estimates dearer than
+      // its custom plans; for a stable plan, force the cached one (same exchange, setting restored).
+      parts.unshift(serialize.query('SET plan_cache_mode = force_generic_plan'));
+      parts.push(serialize.query('RESET plan_cache_mode'));
+    }
+    const exchange = await db.execProtocol(concat(parts), { throwOnError: false });
+    const messages = stablePlan ? statementMessages(exchange.messages) : exchange.messages;
     // Parse may succeed and Execute fail (a unique violation): the name exists from then on.
     if (fresh && messages.some((m) => m.name === 'parseComplete')) prepared.set(text, fresh);
     const failure = messages.find((m) => m.name === 'error');
@@ -94,11 +111,15 @@ export function wrapPglite(db: PGlite, owned = false): SqlExecutor & { readonly 
     return run;
   }
 
-  async function run<R extends SqlRow>(text: string, params: readonly SqlParam[] | undefined): Promise<SqlResult<R>> {
+  async function run<R extends SqlRow>(
+    text: string,
+    params: readonly SqlParam[] | undefined,
+    options?: QueryOptions,
+  ): Promise<SqlResult<R>> {
     if (closed) throw new SqlError('SQL executor is closed');
     stats.roundTrips++;
     try {
-      const res = await execute(text, params ?? []);
+      const res = await execute(text, params ?? [], options?.stablePlan === true);
       const rows = res.map(normalizeRow) as R[];
       return { rows, rowCount: res.affected ?? rows.length };
     } catch (err) {
@@ -110,7 +131,7 @@ export function wrapPglite(db: PGlite, owned = false): SqlExecutor & { readonly 
     const tx: SqlExecutor = {
       kind: 'pglite',
       stats,
-      query: (text, params, _options?: QueryOptions) => run(text, params),
+      query: (text, params, options?: QueryOptions) => run(text, params, options),
       transaction: (fn) => fn(tx),
       close: async () => undefined,
     };
@@ -121,7 +142,7 @@ export function wrapPglite(db: PGlite, owned = false): SqlExecutor & { readonly 
     kind: 'pglite',
     db,
     stats,
-    query: (text, params) => exclusive(() => run(text, params)),
+    query: (text, params, options) => exclusive(() => run(text, params, options)),
     transaction: (fn) =>
       exclusive(async () => {
         await run('BEGIN', undefined);

@@ -47,6 +47,25 @@ const toStored = (r: Row): StoredResource => ({
  * Runs one search page in ONE statement: the matching page (keyset-paginated, so pages stay stable
  * while rows are inserted), the _include/_revinclude resources and, when asked, the total.
  */
+/**
+ * A search whose best plan does not depend on the values: only exact tokens, references by id and
+ * `_id`, in the default order. A frequent code (`gender=female`) or a short prefix wants a plan made
+ * for its value, so those are planned each time.
+ */
+function isStable(req: SearchRequest): boolean {
+  if (req.sort.length > 0 || req.filters.length === 0) return false;
+  return req.filters.every(
+    (f) =>
+      isExactToken(f) ||
+      (f.kind === 'id' && f.modifier === undefined) ||
+      (f.kind === 'reference' &&
+        !f.chain &&
+        f.modifier === undefined &&
+        f.values.length === 1 &&
+        /\//.test(f.values[0]!)),
+  );
+}
+
 /** `system|code` with both parts, no modifier, one value. */
 function isExactToken(f: Filter): boolean {
   if (f.kind !== 'token' || f.modifier !== undefined || f.chain || f.values.length !== 1) return false;
@@ -135,7 +154,7 @@ export async function runSearch(db: SqlExecutor, req: SearchRequest): Promise<Se
     selects.length === 1
       ? pageSelect
       : `WITH ${ctes.join(',\n')}\n${selects.join('\nUNION ALL\n')}\nORDER BY mode, ord`;
-  const res = await db.query<Row>(sql, p.values, { readOnly: true });
+  const res = await db.query<Row>(sql, p.values, { readOnly: true, stablePlan: isStable(req) });
 
   let page = res.rows.filter((r) => r.mode === 'm');
   const more = page.length > req.count;

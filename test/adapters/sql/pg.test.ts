@@ -98,4 +98,22 @@ describe('pglite prepared statements', () => {
       await db.close();
     }
   });
+
+  it('runs stable-plan statements with the cached plan and restores the session setting', async () => {
+    const db = await createPgliteExecutor();
+    try {
+      await db.query('CREATE TABLE kv (k text PRIMARY KEY, v int)');
+      await db.query("INSERT INTO kv SELECT 'k' || i, i FROM generate_series(1, 50) i");
+      for (let i = 1; i <= 8; i++) {
+        const res = await db.query('SELECT v FROM kv WHERE k = $1', [`k${i}`], { stablePlan: true });
+        expect(res.rows).toEqual([{ v: i }]);
+      }
+      const insert = 'INSERT INTO kv VALUES ($1, $2)';
+      await expect(db.query(insert, ['k1', 0], { stablePlan: true })).rejects.toMatchObject({ code: '23505' });
+      expect((await db.query(insert, ['k99', 99], { stablePlan: true })).rowCount).toBe(1);
+      expect((await db.query("SELECT current_setting('plan_cache_mode') AS m")).rows).toEqual([{ m: 'auto' }]);
+    } finally {
+      await db.close();
+    }
+  });
 });
