@@ -36,9 +36,10 @@ export interface QueryOptions {
    */
   readonly readOnly?: boolean;
   /**
-   * The best plan does not depend on the parameter values (equality on selective keys: a primary key,
-   * an identifier, a reference): an adapter may plan the statement once and reuse that plan.
-   * Leave it unset for searches whose best plan depends on the values (a frequent code, a prefix).
+   * The statement's best plan does not depend on its parameter values (equality on selective keys:
+   * an identifier, a reference), though PostgreSQL's estimates may not show it and keep re-planning
+   * the prepared statement: an adapter may force the cached generic plan. Leave it unset when the best
+   * plan depends on the values (a frequent code, a string prefix). Primary-key lookups need no hint.
    */
   readonly stablePlan?: boolean;
 }

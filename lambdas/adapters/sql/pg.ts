@@ -43,8 +43,15 @@ export const MAX_PREPARED_STATEMENTS = 1000;
 /** `pg` adapter: any PostgreSQL server reached through DATABASE_URL. */
 export function createPgExecutor(connectionString: string, poolSize = 10): SqlExecutor & { readonly pool: pg.Pool } {
   const pool = new pg.Pool({ connectionString, max: poolSize, types, application_name: 'pfi' });
+  // Statements marked stablePlan run on connections that always use the cached generic plan
+  // (PostgreSQL would otherwise re-plan some of them at every execution).
+  const stablePool = new pg.Pool({ connectionString, max: poolSize, types, application_name: 'pfi' });
+  stablePool.on('connect', (client) => {
+    client.query('SET plan_cache_mode = force_generic_plan').catch(() => undefined);
+  });
   // An idle client dying (server restart) must not crash the process; the next query reconnects.
   pool.on('error', () => undefined);
+  stablePool.on('error', () => undefined);
   const stats = { roundTrips: 0 };
   const prepared = new Map<string, string>();
 
@@ -88,7 +95,7 @@ export function createPgExecutor(connectionString: string, poolSize = 10): SqlEx
     kind: 'pg',
     pool,
     stats,
-    query: (text, params, _options?: QueryOptions) => run(pool, text, params),
+    query: (text, params, options?: QueryOptions) => run(options?.stablePlan ? stablePool : pool, text, params),
     async transaction(fn) {
       let client: pg.PoolClient;
       try {
@@ -118,6 +125,8 @@ export function createPgExecutor(connectionString: string, poolSize = 10): SqlEx
         client.release(broken);
       }
     },
-    close: () => pool.end(),
+    close: async () => {
+      await Promise.all([pool.end(), stablePool.end()]);
+    },
   };
 }

@@ -55,9 +55,6 @@ export const DEFAULT_MAX_RESOURCE_BYTES = 60_000;
 
 const toIso = (ms: number) => new Date(ms).toISOString();
 
-/** Reads and writes by primary key: their plan never depends on the values. */
-const STABLE = { stablePlan: true } as const;
-
 /**
  * The FHIR store on PostgreSQL: one table of current resources, a history table and search index
  * tables, all written by one statement per write. Works on any {@link SqlExecutor}; pass a
@@ -127,7 +124,7 @@ export class FhirRepository {
         outbox: options.outbox ?? [],
         createOnly: options.createOnly,
       });
-      res = await this.db.query(statement.text, statement.values, STABLE);
+      res = await this.db.query(statement.text, statement.values);
     } catch (err) {
       if (err instanceof SqlError && err.code === UNIQUE_VIOLATION) {
         throw new DuplicateIdentifierError(type, { cause: err });
@@ -192,7 +189,6 @@ export class FhirRepository {
       `SELECT version, deleted, content, extract(epoch FROM last_updated)::float8 * 1000 AS lu
        FROM resource WHERE resource_type = $1 AND id = $2`,
       [type, id],
-      STABLE,
     );
     const row = res.rows[0];
     if (!row) throw notFound(`${type}/${id} not found`);
@@ -207,7 +203,6 @@ export class FhirRepository {
       `SELECT deleted, content, extract(epoch FROM last_updated)::float8 * 1000 AS lu
        FROM resource_history WHERE resource_type = $1 AND id = $2 AND version = $3`,
       [type, id, Number(versionId)],
-      STABLE,
     );
     const row = res.rows[0];
     if (!row) throw notFound(`${type}/${id}/_history/${versionId} not found`);
@@ -228,11 +223,7 @@ export class FhirRepository {
       version: number | null;
       prev_version: number | null;
       prev_deleted: boolean | null;
-    }>(
-      DELETE_SQL,
-      [type, id, new Date().toISOString(), options.ifMatch ?? null, sqlJson(options.outbox ?? [])],
-      STABLE,
-    );
+    }>(DELETE_SQL, [type, id, new Date().toISOString(), options.ifMatch ?? null, sqlJson(options.outbox ?? [])]);
     const row = res.rows[0]!;
     if (row.version !== null) return row.version;
     if (options.ifMatch !== undefined && row.prev_version !== null && !row.prev_deleted) {

@@ -66,6 +66,20 @@ describe.each(adapters)('$name adapter', ({ available, create }) => {
   });
 });
 
+describe.skipIf(!PG_URL)('pg adapter plan hints', () => {
+  it('runs stable-plan statements on connections that use the cached generic plan', async () => {
+    const t = await pgTestDatabase(2);
+    try {
+      const mode = async (stablePlan: boolean) =>
+        (await t.db.query("SELECT current_setting('plan_cache_mode') || $1 AS m", [''], { stablePlan })).rows[0]?.m;
+      expect(await mode(true)).toBe('force_generic_plan');
+      expect(await mode(false)).toBe('auto');
+    } finally {
+      await t.close();
+    }
+  });
+});
+
 describe('pg adapter without a server', () => {
   it('reports an unreachable server as unavailable', async () => {
     // Port 9 (discard) on loopback is closed on these machines: connection refused at once.
