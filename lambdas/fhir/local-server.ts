@@ -43,12 +43,22 @@ function readBody(req: IncomingMessage, max: number): Promise<string | undefined
   });
 }
 
+function decodePath(raw: string): string | undefined {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return undefined;
+  }
+}
+
 /** Translates node:http into the router's request model: `/fhir/*` to the router, `/health` open. */
 export function createLocalServer(opts: LocalServerOptions): Server {
   return createServer(async (req, res) => {
     try {
-      const url = new URL(req.url ?? '/', 'http://localhost');
-      if (url.pathname === '/health') {
+      const target = req.url ?? '/';
+      const q = target.indexOf('?');
+      const pathname = q === -1 ? target : target.slice(0, q);
+      if (pathname === '/health') {
         const h = await opts.health();
         send(res, {
           status: h.ok ? 200 : 503,
@@ -57,7 +67,7 @@ export function createLocalServer(opts: LocalServerOptions): Server {
         });
         return;
       }
-      if (url.pathname !== '/fhir' && !url.pathname.startsWith('/fhir/')) {
+      if (pathname !== '/fhir' && !pathname.startsWith('/fhir/')) {
         send(res, {
           status: 404,
           headers: { 'content-type': FHIR_JSON, ...SECURITY },
@@ -65,7 +75,18 @@ export function createLocalServer(opts: LocalServerOptions): Server {
         });
         return;
       }
-      const body = await readBody(req, opts.maxBodyBytes);
+      const path = decodePath(pathname.slice('/fhir'.length));
+      if (path === undefined) {
+        send(res, {
+          status: 400,
+          headers: { 'content-type': FHIR_JSON, ...SECURITY },
+          body: JSON.stringify(outcome('error', 'invalid', 'The URL path is not valid percent-encoding')),
+        });
+        return;
+      }
+      // No body announced (a GET, a DELETE): nothing to wait for.
+      const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
+      const body = hasBody ? await readBody(req, opts.maxBodyBytes) : undefined;
       if (body === null) {
         send(res, {
           status: 413,
@@ -78,8 +99,8 @@ export function createLocalServer(opts: LocalServerOptions): Server {
       for (const [k, v] of Object.entries(req.headers)) headers[k] = Array.isArray(v) ? v.join(', ') : v;
       const response = await opts.handle({
         method: req.method ?? 'GET',
-        path: url.pathname.slice('/fhir'.length),
-        query: [...url.searchParams],
+        path,
+        query: q === -1 ? [] : [...new URLSearchParams(target.slice(q + 1))],
         headers,
         body,
         sourceIp: req.socket.remoteAddress,

@@ -72,6 +72,7 @@ describe('local HTTP server', () => {
     const nf = await send('GET', '/elsewhere');
     expect(nf.status).toBe(404);
     expect(nf.headers['x-content-type-options']).toBe('nosniff');
+    expect((await send('GET', '/fhir/Patient/%ZZ')).status).toBe(400);
     const boom = await send('GET', '/fhir/boom');
     expect(boom.status).toBe(500);
     expect(boom.body).not.toContain('boom');

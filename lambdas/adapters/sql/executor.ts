@@ -36,12 +36,13 @@ export interface QueryOptions {
    */
   readonly readOnly?: boolean;
   /**
-   * The statement's best plan does not depend on its parameter values (equality on selective keys:
-   * an identifier, a reference), though PostgreSQL's estimates may not show it and keep re-planning
-   * the prepared statement: an adapter may force the cached generic plan. Leave it unset when the best
-   * plan depends on the values (a frequent code, a string prefix). Primary-key lookups need no hint.
+   * How the statement's plan relates to its parameter values, for adapters that cache plans:
+   * `generic` — the best plan does not depend on them (equality on selective keys: an identifier, a
+   * reference), even when PostgreSQL's estimates would keep re-planning it; `custom` — it does (a
+   * frequent code, a string prefix): plan it for the values each time. Unset: the adapter's default
+   * (primary-key reads and writes need no hint).
    */
-  readonly stablePlan?: boolean;
+  readonly plan?: 'generic' | 'custom';
 }
 
 export interface SqlExecutor {

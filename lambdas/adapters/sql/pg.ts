@@ -43,8 +43,8 @@ export const MAX_PREPARED_STATEMENTS = 1000;
 /** `pg` adapter: any PostgreSQL server reached through DATABASE_URL. */
 export function createPgExecutor(connectionString: string, poolSize = 10): SqlExecutor & { readonly pool: pg.Pool } {
   const pool = new pg.Pool({ connectionString, max: poolSize, types, application_name: 'pfi' });
-  // Statements marked stablePlan run on connections that always use the cached generic plan
-  // (PostgreSQL would otherwise re-plan some of them at every execution).
+  // Statements hinted `plan: 'generic'` run on connections that always use the cached generic plan
+  // (PostgreSQL would otherwise re-plan some of them at every execution); the others keep `auto`.
   const stablePool = new pg.Pool({ connectionString, max: poolSize, types, application_name: 'pfi' });
   stablePool.on('connect', (client) => {
     client.query('SET plan_cache_mode = force_generic_plan').catch(() => undefined);
@@ -95,7 +95,7 @@ export function createPgExecutor(connectionString: string, poolSize = 10): SqlEx
     kind: 'pg',
     pool,
     stats,
-    query: (text, params, options?: QueryOptions) => run(options?.stablePlan ? stablePool : pool, text, params),
+    query: (text, params, options?: QueryOptions) => run(options?.plan === 'generic' ? stablePool : pool, text, params),
     async transaction(fn) {
       let client: pg.PoolClient;
       try {

@@ -58,7 +58,9 @@ function concat(parts: Uint8Array[]): Uint8Array {
 /** Wraps an existing PGlite instance; `owned` decides whether close() closes it. */
 export function wrapPglite(db: PGlite, owned = false): SqlExecutor & { readonly db: PGlite } {
   const stats = { roundTrips: 0 };
-  let tail: Promise<unknown> = Promise.resolve();
+  // Session default: prepared statements use their cached generic plan, planned once. PFI's reads,
+  // writes and key searches do not depend on the values; value-dependent searches ask for `custom`.
+  let tail: Promise<unknown> = db.exec('SET plan_cache_mode = force_generic_plan');
   let closed = false;
   const prepared = new Map<string, string>();
 
@@ -70,7 +72,7 @@ export function wrapPglite(db: PGlite, owned = false): SqlExecutor & { readonly 
   async function execute(
     text: string,
     params: readonly SqlParam[],
-    stablePlan: boolean,
+    customPlan: boolean,
   ): Promise<Record<string, unknown>[] & { affected?: number }> {
     let name = prepared.get(text);
     const parts: Uint8Array[] = [];
@@ -86,14 +88,14 @@ export function wrapPglite(db: PGlite, owned = false): SqlExecutor & { readonly 
       serialize.execute({}),
       serialize.sync(),
     );
-    if (stablePlan) {
-      // PostgreSQL keeps re-planning a prepared statement whose generic plan it estimates dearer than
-      // its custom plans; for a stable plan, force the cached one (same exchange, setting restored).
-      parts.unshift(serialize.query('SET plan_cache_mode = force_generic_plan'));
-      parts.push(serialize.query('RESET plan_cache_mode'));
+    if (customPlan) {
+      // The session uses cached generic plans (see wrapPglite); a value-dependent statement gets
+      // PostgreSQL's usual choice instead, in the same exchange, and the session setting comes back.
+      parts.unshift(serialize.query('SET plan_cache_mode = auto'));
+      parts.push(serialize.query('SET plan_cache_mode = force_generic_plan'));
     }
     const exchange = await db.execProtocol(concat(parts), { throwOnError: false });
-    const messages = stablePlan ? statementMessages(exchange.messages) : exchange.messages;
+    const messages = customPlan ? statementMessages(exchange.messages) : exchange.messages;
     // Parse may succeed and Execute fail (a unique violation): the name exists from then on.
     if (fresh && messages.some((m) => m.name === 'parseComplete')) prepared.set(text, fresh);
     const failure = messages.find((m) => m.name === 'error');
@@ -119,7 +121,7 @@ export function wrapPglite(db: PGlite, owned = false): SqlExecutor & { readonly 
     if (closed) throw new SqlError('SQL executor is closed');
     stats.roundTrips++;
     try {
-      const res = await execute(text, params ?? [], options?.stablePlan === true);
+      const res = await execute(text, params ?? [], options?.plan === 'custom');
       const rows = res.map(normalizeRow) as R[];
       return { rows, rowCount: res.affected ?? rows.length };
     } catch (err) {

@@ -96,9 +96,7 @@ export async function runSearch(db: SqlExecutor, req: SearchRequest): Promise<Se
     const res = await db.query<{ total: number }>(
       `SELECT count(*)::int AS total FROM ${from} WHERE ${where}`,
       p.values,
-      {
-        readOnly: true,
-      },
+      { readOnly: true, plan: isStable(req) ? 'generic' : 'custom' },
     );
     return { matches: [], included: [], total: res.rows[0]?.total ?? 0, includeTruncated: false };
   }
@@ -154,7 +152,7 @@ export async function runSearch(db: SqlExecutor, req: SearchRequest): Promise<Se
     selects.length === 1
       ? pageSelect
       : `WITH ${ctes.join(',\n')}\n${selects.join('\nUNION ALL\n')}\nORDER BY mode, ord`;
-  const res = await db.query<Row>(sql, p.values, { readOnly: true, stablePlan: isStable(req) });
+  const res = await db.query<Row>(sql, p.values, { readOnly: true, plan: isStable(req) ? 'generic' : 'custom' });
 
   let page = res.rows.filter((r) => r.mode === 'm');
   const more = page.length > req.count;

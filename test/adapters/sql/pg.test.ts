@@ -70,10 +70,11 @@ describe.skipIf(!PG_URL)('pg adapter plan hints', () => {
   it('runs stable-plan statements on connections that use the cached generic plan', async () => {
     const t = await pgTestDatabase(2);
     try {
-      const mode = async (stablePlan: boolean) =>
-        (await t.db.query("SELECT current_setting('plan_cache_mode') || $1 AS m", [''], { stablePlan })).rows[0]?.m;
-      expect(await mode(true)).toBe('force_generic_plan');
-      expect(await mode(false)).toBe('auto');
+      const mode = async (plan: 'generic' | 'custom' | undefined) =>
+        (await t.db.query("SELECT current_setting('plan_cache_mode') || $1 AS m", [''], { plan })).rows[0]?.m;
+      expect(await mode('generic')).toBe('force_generic_plan');
+      expect(await mode('custom')).toBe('auto');
+      expect(await mode(undefined)).toBe('auto');
     } finally {
       await t.close();
     }
@@ -113,19 +114,25 @@ describe('pglite prepared statements', () => {
     }
   });
 
-  it('runs stable-plan statements with the cached plan and restores the session setting', async () => {
+  it('uses cached generic plans, and the usual choice for value-dependent statements', async () => {
     const db = await createPgliteExecutor();
     try {
+      const mode = async (plan?: 'generic' | 'custom') =>
+        (await db.query("SELECT current_setting('plan_cache_mode') || $1 AS m", [''], { plan })).rows[0]?.m;
+      expect(await mode()).toBe('force_generic_plan');
+      expect(await mode('custom')).toBe('auto');
+      expect(await mode('generic')).toBe('force_generic_plan');
       await db.query('CREATE TABLE kv (k text PRIMARY KEY, v int)');
       await db.query("INSERT INTO kv SELECT 'k' || i, i FROM generate_series(1, 50) i");
       for (let i = 1; i <= 8; i++) {
-        const res = await db.query('SELECT v FROM kv WHERE k = $1', [`k${i}`], { stablePlan: true });
+        const res = await db.query('SELECT v FROM kv WHERE k LIKE $1', [`k${i}`], { plan: 'custom' });
         expect(res.rows).toEqual([{ v: i }]);
       }
       const insert = 'INSERT INTO kv VALUES ($1, $2)';
-      await expect(db.query(insert, ['k1', 0], { stablePlan: true })).rejects.toMatchObject({ code: '23505' });
-      expect((await db.query(insert, ['k99', 99], { stablePlan: true })).rowCount).toBe(1);
-      expect((await db.query("SELECT current_setting('plan_cache_mode') AS m")).rows).toEqual([{ m: 'auto' }]);
+      await expect(db.query(insert, ['k1', 0], { plan: 'custom' })).rejects.toMatchObject({ code: '23505' });
+      expect((await db.query(insert, ['k99', 99], { plan: 'custom' })).rowCount).toBe(1);
+      // The session setting is back after a failed value-dependent statement too.
+      expect(await mode()).toBe('force_generic_plan');
     } finally {
       await db.close();
     }
