@@ -1,4 +1,11 @@
-import type { SqlExecutor } from '../../adapters/sql/executor.js';
+import {
+  type QueryOptions,
+  SqlError,
+  type SqlExecutor,
+  type SqlParam,
+  type SqlResult,
+  type SqlRow,
+} from '../../adapters/sql/executor.js';
 import { badRequest } from '../errors.js';
 import { type Filter, type SearchRequest, splitPipes } from '../search/parse.js';
 import {
@@ -93,7 +100,8 @@ export async function runSearch(db: SqlExecutor, req: SearchRequest): Promise<Se
   const where = conds.join('\n  AND ');
 
   if (req.summary === 'count' || req.count === 0) {
-    const res = await db.query<{ total: number }>(
+    const res = await readQuery<{ total: number }>(
+      db,
       `SELECT count(*)::int AS total FROM ${from} WHERE ${where}`,
       p.values,
       { readOnly: true, plan: isStable(req) ? 'generic' : 'custom' },
@@ -152,7 +160,7 @@ export async function runSearch(db: SqlExecutor, req: SearchRequest): Promise<Se
     selects.length === 1
       ? pageSelect
       : `WITH ${ctes.join(',\n')}\n${selects.join('\nUNION ALL\n')}\nORDER BY mode, ord`;
-  const res = await db.query<Row>(sql, p.values, { readOnly: true, plan: isStable(req) ? 'generic' : 'custom' });
+  const res = await readQuery<Row>(db, sql, p.values, { readOnly: true, plan: isStable(req) ? 'generic' : 'custom' });
 
   let page = res.rows.filter((r) => r.mode === 'm');
   const more = page.length > req.count;
@@ -184,6 +192,26 @@ export async function runSearch(db: SqlExecutor, req: SearchRequest): Promise<Se
   return result;
 }
 
+/**
+ * Runs a search statement; a value PostgreSQL refuses (SQLSTATE class 22: a crafted _cursor, a date
+ * or number out of range) is the client's error, a 400, not a 500.
+ */
+async function readQuery<R extends SqlRow>(
+  db: SqlExecutor,
+  text: string,
+  values: readonly SqlParam[],
+  options: QueryOptions,
+): Promise<SqlResult<R>> {
+  try {
+    return await db.query<R>(text, values, options);
+  } catch (err) {
+    if (err instanceof SqlError && err.code?.startsWith('22')) {
+      throw badRequest('A search value or _cursor is out of range or malformed');
+    }
+    throw err;
+  }
+}
+
 export interface HistoryEntry extends StoredResource {
   deleted: boolean;
 }
@@ -212,7 +240,7 @@ export async function runHistory(
     }
     conds.push(`(h.last_updated, h.id, h.version) < (${p.add(c.t)}::timestamptz, ${p.add(c.id)}, ${p.add(c.v)})`);
   }
-  const res = await db.query<{
+  const res = await readQuery<{
     id: string;
     version: number;
     deleted: boolean;
@@ -220,6 +248,7 @@ export async function runHistory(
     lu: number;
     t: string;
   }>(
+    db,
     `SELECT h.id, h.version, h.deleted, h.content, extract(epoch FROM h.last_updated)::float8 * 1000 AS lu,
        h.last_updated::text AS t
      FROM resource_history h WHERE ${conds.join(' AND ')}

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FhirRepository } from '../../../lambdas/fhir/repository/repository.js';
-import { runSearch, type SearchResult } from '../../../lambdas/fhir/repository/search.js';
+import { runHistory, runSearch, type SearchResult } from '../../../lambdas/fhir/repository/search.js';
 import { parseSearch } from '../../../lambdas/fhir/search/parse.js';
 import { encodeCursor } from '../../../lambdas/fhir/search/sql.js';
 import type { Resource } from '../../../lambdas/fhir/types.js';
