@@ -66,7 +66,8 @@ const RESULT_PARAMS = new Set([
 
 const MODIFIERS: Record<ParamKind, readonly string[]> = {
   string: ['exact', 'contains', 'missing'],
-  token: ['not', 'missing', 'text'],
+  // :text would need the codings' display text, which is not indexed: refused rather than answered wrongly.
+  token: ['not', 'missing'],
   date: ['missing'],
   reference: ['missing'],
   quantity: ['missing'],

@@ -210,7 +210,7 @@ export function filterCondition(filter: Filter, alias: string, p: Params): strin
         return filter.modifier === 'contains' ? `s.norm LIKE ${p.add(`%${n}%`)}` : `s.norm LIKE ${p.add(`${n}%`)}`;
       }
       case 'token':
-        return filter.modifier === 'text' ? `s.code = ${p.add(v)}` : tokenCondition(raw, p);
+        return tokenCondition(raw, p);
       case 'date':
         return dateCondition(filter.code, raw, p);
       case 'reference':

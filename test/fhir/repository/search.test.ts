@@ -172,7 +172,17 @@ describe.each(executorFactories)('search on $name', (factory) => {
     await expect(search('Observation', 'value-quantity=abc')).rejects.toMatchObject({ status: 400 });
     expect(() => parseSearch('Patient', [['_count', '-1']])).toThrow();
     expect(() => parseSearch('Patient', [['family:fuzzy', 'x']])).toThrow(/modifier/);
+    expect(() => parseSearch('Patient', [['gender:text', 'female']])).toThrow(/modifier/);
     await expect(runSearch(t.db, { ...parseSearch('Patient', []), cursor: 'garbage' })).rejects.toMatchObject({
+      status: 400,
+    });
+    // A well-formed cursor carrying a value PostgreSQL refuses is the client's error too.
+    const crafted = encodeCursor({ d: 'n', k: ['not-a-date'], id: 'x' });
+    await expect(runSearch(t.db, { ...parseSearch('Patient', []), cursor: crafted })).rejects.toMatchObject({
+      status: 400,
+    });
+    const history = Buffer.from(JSON.stringify({ t: 'not-a-date', id: 'x', v: 1 })).toString('base64url');
+    await expect(runHistory(t.db, { resourceType: 'Patient', count: 5, cursor: history })).rejects.toMatchObject({
       status: 400,
     });
     expect(parseSearch('Patient', [['_count', '5000']]).count).toBe(1000);
