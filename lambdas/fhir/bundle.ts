@@ -3,7 +3,7 @@ import { badRequest, FhirError, preconditionFailed } from './errors.js';
 import type { StoredResource } from './repository/repository.js';
 import { searchBundle } from './responses.js';
 import { parseETag } from './router.js';
-import { FhirService, queryPairs } from './service.js';
+import { FhirService, queryPairs, requireScope } from './service.js';
 import type { Bundle, BundleEntry, Resource } from './types.js';
 
 /** Entries of one transaction or batch, at most (each costs at least one statement). */
@@ -25,9 +25,23 @@ interface ParsedEntry {
 }
 
 function parseEntry(entry: BundleEntry, index: number): ParsedEntry {
+  const at = `Bundle.entry[${index}]`;
+  if (typeof entry !== 'object' || entry === null || Array.isArray(entry))
+    throw badRequest(`${at} is not an object`, [at]);
   const req = entry.request;
   if (!req || typeof req.method !== 'string' || typeof req.url !== 'string') {
-    throw badRequest(`Bundle.entry[${index}].request needs method and url`, [`Bundle.entry[${index}].request`]);
+    throw badRequest(`${at}.request needs method and url`, [`${at}.request`]);
+  }
+  for (const header of ['ifNoneExist', 'ifMatch', 'ifNoneMatch', 'ifModifiedSince'] as const) {
+    if (req[header] !== undefined && typeof req[header] !== 'string') {
+      throw badRequest(`${at}.request.${header} must be a string`, [`${at}.request.${header}`]);
+    }
+  }
+  if (entry.fullUrl !== undefined && typeof entry.fullUrl !== 'string') {
+    throw badRequest(`${at}.fullUrl must be a string`, [`${at}.fullUrl`]);
+  }
+  if (entry.resource !== undefined && (typeof entry.resource !== 'object' || entry.resource === null)) {
+    throw badRequest(`${at}.resource must be a resource`, [`${at}.resource`]);
   }
   const method = req.method.toUpperCase();
   if (method !== 'GET' && method !== 'POST' && method !== 'PUT' && method !== 'DELETE') {
@@ -41,6 +55,10 @@ function parseEntry(entry: BundleEntry, index: number): ParsedEntry {
     throw badRequest(`Bundle.entry[${index}].request.url is not a relative FHIR URL`, [
       `Bundle.entry[${index}].request.url`,
     ]);
+  }
+  // POST creates with a server id: `POST Patient/123` must not reach an existing resource.
+  if (method === 'POST' && (id !== undefined || query !== undefined)) {
+    throw badRequest(`${at}: POST takes a type only (use PUT Type/id or If-None-Exist)`, [`${at}.request.url`]);
   }
   if ((method === 'POST' || method === 'PUT') && !entry.resource) {
     throw badRequest(`Bundle.entry[${index}] has no resource`, [`Bundle.entry[${index}].resource`]);
@@ -59,15 +77,18 @@ function rewriteReferences(value: unknown, map: Map<string, string>): unknown {
   return out;
 }
 
-function collectConditionalReferences(value: unknown, found: Set<string>): void {
-  if (Array.isArray(value)) for (const v of value) collectConditionalReferences(v, found);
+/** Adds to `found` every `reference` value matching `pattern`. */
+function collectReferences(value: unknown, pattern: RegExp, found: Set<string>): void {
+  if (Array.isArray(value)) for (const v of value) collectReferences(v, pattern, found);
   else if (value !== null && typeof value === 'object') {
     for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
-      if (k === 'reference' && typeof v === 'string' && /^[A-Z][A-Za-z]+\?./.test(v)) found.add(v);
-      else collectConditionalReferences(v, found);
+      if (k === 'reference' && typeof v === 'string' && pattern.test(v)) found.add(v);
+      else collectReferences(v, pattern, found);
     }
   }
 }
+
+const CONDITIONAL_REFERENCE = /^[A-Z][A-Za-z]+\?./;
 
 function responseEntry(base: string, status: number, r: StoredResource | undefined, body?: unknown): BundleEntry {
   const response: NonNullable<BundleEntry['response']> = { status: STATUS_TEXT[status] ?? String(status) };
@@ -127,7 +148,16 @@ function atEntry(err: unknown, index: number): unknown {
   );
 }
 
-const ORDER: Record<ParsedEntry['method'], number> = { DELETE: 0, POST: 1, PUT: 2, GET: 3 };
+/**
+ * Processing order: deletes, then writes — Patients first, since the other types must link to an
+ * existing Patient (Ségur) and a PUT of the Patient may come after the POST of its Observation —
+ * then reads. Within a rank, the Bundle's order.
+ */
+function rank(e: ParsedEntry): number {
+  if (e.method === 'DELETE') return 0;
+  if (e.method === 'GET') return 3;
+  return e.type === 'Patient' ? 1 : 2;
+}
 
 async function transaction(svc: FhirService, auth: AuthContext, entries: ParsedEntry[], base: string): Promise<Bundle> {
   return svc.repo.db.transaction(async (tx) => {
@@ -140,6 +170,7 @@ async function transaction(svc: FhirService, auth: AuthContext, entries: ParsedE
         e.id = FhirService.newId();
         if (e.entry.request?.ifNoneExist) {
           try {
+            requireScope(auth, e.type, 'c');
             e.existing = await t.conditionalMatch(auth, e.type, e.entry.request.ifNoneExist);
           } catch (err) {
             throw atEntry(err, e.index);
@@ -147,12 +178,26 @@ async function transaction(svc: FhirService, auth: AuthContext, entries: ParsedE
           if (e.existing) e.id = e.existing.id;
         }
         if (fullUrl) map.set(fullUrl, `${e.type}/${e.id}`);
+      } else if (e.method === 'PUT' && !e.id && e.query !== undefined) {
+        // Conditional update: resolve its target now so its urn:uuid can be rewritten; it then runs as a
+        // plain update of that id (update-as-create when nothing matched).
+        try {
+          const match = await t.conditionalMatch(auth, e.type, e.query);
+          if (match && e.resource?.id !== undefined && e.resource.id !== match.id) {
+            throw badRequest('The resource id does not match the resource found by the conditional query');
+          }
+          e.id = match?.id ?? e.resource?.id ?? FhirService.newId();
+        } catch (err) {
+          throw atEntry(err, e.index);
+        }
+        e.resource = { ...e.resource!, id: e.id };
+        if (fullUrl) map.set(fullUrl, `${e.type}/${e.id}`);
       } else if (e.method === 'PUT' && fullUrl && e.id) {
         map.set(fullUrl, `${e.type}/${e.id}`);
       }
     }
     const conditional = new Set<string>();
-    for (const e of entries) if (e.resource) collectConditionalReferences(e.resource, conditional);
+    for (const e of entries) if (e.resource) collectReferences(e.resource, CONDITIONAL_REFERENCE, conditional);
     for (const ref of conditional) {
       const [type = '', query = ''] = ref.split('?', 2);
       const { result } = await t.search(auth, type, [...queryPairs(query), ['_count', '2']]);
@@ -164,10 +209,18 @@ async function transaction(svc: FhirService, auth: AuthContext, entries: ParsedE
       map.set(ref, `${type}/${result.matches[0]!.id}`);
     }
     for (const e of entries) {
-      if (e.resource) e.resource = rewriteReferences(e.resource, map) as Resource;
+      if (!e.resource) continue;
+      e.resource = rewriteReferences(e.resource, map) as Resource;
+      const dangling = new Set<string>();
+      collectReferences(e.resource, /^urn:uuid:/, dangling);
+      if (dangling.size) {
+        throw badRequest(
+          `Bundle.entry[${e.index}] refers to a urn:uuid that no entry of the transaction has as fullUrl`,
+        );
+      }
     }
     const responses: BundleEntry[] = new Array(entries.length);
-    for (const e of [...entries].sort((a, b) => ORDER[a.method] - ORDER[b.method] || a.index - b.index)) {
+    for (const e of [...entries].sort((a, b) => rank(a) - rank(b) || a.index - b.index)) {
       try {
         responses[e.index] = await execute(t, auth, e, base);
       } catch (err) {

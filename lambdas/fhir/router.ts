@@ -136,7 +136,10 @@ export function createRouter(opts: RouterOptions): (req: HttpRequest) => Promise
       return json(200, await processBundle(svc, auth, bundle, base(req)));
     }
     if (id === '_search' && segments.length === 2 && method === 'POST') {
-      const ct = req.headers['content-type']?.split(';')[0]?.trim();
+      const ct = req.headers['content-type']?.split(';')[0]?.trim().toLowerCase();
+      if (req.body !== undefined && Buffer.byteLength(req.body) > opts.maxBodyBytes) {
+        throw tooLarge(`The body exceeds the ${opts.maxBodyBytes} bytes limit`);
+      }
       if (ct !== 'application/x-www-form-urlencoded')
         throw unsupportedMediaType('POST _search needs application/x-www-form-urlencoded');
       const params = [...req.query, ...queryPairs(req.body ?? '')];

@@ -160,9 +160,7 @@ export class FhirService {
     }
     const links = validate({ ...resource, id: undefined }, type);
     try {
-      const written = opts.id
-        ? await this.repo.update({ ...resource, id: opts.id }, { patientLinks: links })
-        : await this.repo.create(resource, { patientLinks: links });
+      const written = await this.repo.create(resource, { patientLinks: links, id: opts.id });
       return { status: 201, resource: written.resource };
     } catch (err) {
       // A concurrent conditional create with the same business identifier won: answer with its resource.
@@ -183,9 +181,9 @@ export class FhirService {
   }
 
   private async matchOne(type: string, query: string): Promise<StoredResource | undefined> {
-    const pairs = queryPairs(query);
-    if (pairs.length === 0) throw badRequest('The conditional query is empty');
-    const req = parseSearch(type, pairs);
+    const req = parseSearch(type, queryPairs(query));
+    // `_count=1` alone would match any resource: a conditional interaction needs real criteria.
+    if (req.filters.length === 0) throw badRequest('The conditional query has no search criteria');
     req.count = 2;
     req.include = [];
     req.revinclude = [];
@@ -236,7 +234,16 @@ export class FhirService {
     const match = await this.matchOne(type, query);
     if (!match) {
       requireScope(auth, type, 'c');
-      return this.create(auth, type, resource, { ifNoneExist: query, id: resource.id });
+      try {
+        // No match: create, with the body's id when it has one (409 if that id exists: R4 conditional update).
+        return await this.create(auth, type, resource, { id: resource.id });
+      } catch (err) {
+        // A concurrent writer created the match meanwhile: apply this body to it rather than drop it.
+        if (!(err instanceof DuplicateIdentifierError)) throw err;
+        const winner = await this.matchOne(type, query).catch(() => undefined);
+        if (!winner || (resource.id !== undefined && resource.id !== winner.id)) throw err;
+        return this.update(auth, type, winner.id, { ...resource, id: winner.id });
+      }
     }
     if (resource.id !== undefined && resource.id !== match.id) {
       throw badRequest(`The resource id does not match the resource found by the conditional query`, [`${type}.id`]);

@@ -2,7 +2,16 @@ import { randomUUID } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
 import { SqlError, type SqlExecutor, sqlJson, UNIQUE_VIOLATION } from '../../adapters/sql/executor.js';
 import { contentHash } from '../canonical.js';
-import { conflict, FhirError, gone, notFound, preconditionFailed, tooLarge, unprocessable } from '../errors.js';
+import {
+  badRequest,
+  conflict,
+  FhirError,
+  gone,
+  notFound,
+  preconditionFailed,
+  tooLarge,
+  unprocessable,
+} from '../errors.js';
 import { extractIndexRows } from '../search/extract.js';
 import type { Resource } from '../types.js';
 import { hasUniqueIdentifiers, uniqueIdentifiers } from './identifiers.js';
@@ -75,8 +84,14 @@ export class FhirRepository {
     return new FhirRepository(db, this.maxResourceBytes);
   }
 
-  async create(resource: Resource, options: WriteOptions = {}): Promise<WriteResult> {
-    const id = newResourceId();
+  /**
+   * Creates a resource with a new server id, or with `options.id` (a transaction's pre-assigned id, a
+   * conditional update's client id): never overwrites, 409 when that id already exists.
+   */
+  async create(resource: Resource, options: WriteOptions & { id?: string } = {}): Promise<WriteResult> {
+    const id = options.id ?? newResourceId();
+    if (!FHIR_ID.test(id))
+      throw badRequest(`'${id.slice(0, 64)}' is not a valid resource id`, [`${resource.resourceType}.id`]);
     return this.write({ ...resource, id }, { ...options, createOnly: true });
   }
 
@@ -127,7 +142,18 @@ export class FhirRepository {
       res = await this.db.query(statement.text, statement.values);
     } catch (err) {
       if (err instanceof SqlError && err.code === UNIQUE_VIOLATION) {
+        if (err.message.includes('resource_pkey')) throw conflict(`${type}/${id} already exists`);
         throw new DuplicateIdentifierError(type, { cause: err });
+      }
+      // A value PostgreSQL cannot store (a date before year 1 once its offset is applied…).
+      if (err instanceof SqlError && err.code?.startsWith('22')) {
+        throw unprocessable([
+          {
+            severity: 'error',
+            code: 'value',
+            diagnostics: `A date or number of the ${type} is outside the range the store supports`,
+          },
+        ]);
       }
       throw err;
     }
@@ -159,7 +185,13 @@ export class FhirRepository {
         unchanged: false,
       };
     }
-    if (options.ifMatch !== undefined && (row.prev_version === null || row.prev_same !== true || row.prev_deleted)) {
+    if (
+      options.ifMatch !== undefined &&
+      (row.prev_version === null ||
+        Number(row.prev_version) !== options.ifMatch ||
+        row.prev_same !== true ||
+        row.prev_deleted)
+    ) {
       throw preconditionFailed(
         row.prev_version === null
           ? `${type}/${id} does not exist: If-Match cannot be satisfied`

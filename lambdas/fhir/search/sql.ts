@@ -33,13 +33,13 @@ function splitPrefix(value: string): { prefix: Prefix; rest: string } {
 function searchDateRange(code: string, raw: string): { prefix: Prefix; low: string; high: string } {
   const { prefix, rest } = splitPrefix(raw);
   const range = dateRange(rest);
-  if (!range) throw badRequest(`${code}: '${raw}' is not a valid date`);
+  if (!range) throw badRequest(`${code}: the value is not a valid date`);
   return { prefix, low: range.low, high: range.high };
 }
 
 /** The implicit range of a decimal search value: `5.4` means [5.35, 5.45). */
 function precisionRange(rest: string): { value: number; low: number; high: number } {
-  if (!/^[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$/.test(rest)) throw badRequest(`'${rest}' is not a valid number`);
+  if (!/^[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$/.test(rest)) throw badRequest('A search value is not a valid number');
   const value = Number(rest);
   const [mantissa = '', exp] = rest.toLowerCase().split('e');
   const decimals = mantissa.includes('.') ? mantissa.split('.')[1]!.length : 0;
