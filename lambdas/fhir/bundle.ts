@@ -1,7 +1,7 @@
 import type { AuthContext } from '../auth/verify.js';
 import { badRequest, FhirError, preconditionFailed } from './errors.js';
 import type { StoredResource } from './repository/repository.js';
-import { searchBundle } from './responses.js';
+import { historyBundle, searchBundle } from './responses.js';
 import { parseETag } from './router.js';
 import { FhirService, queryPairs, requireScope } from './service.js';
 import type { Bundle, BundleEntry, Resource } from './types.js';
@@ -16,6 +16,8 @@ interface ParsedEntry {
   method: 'GET' | 'POST' | 'PUT' | 'DELETE';
   type: string;
   id?: string;
+  /** `Type/id/_history[/vid]` */
+  history: boolean;
   vid?: string;
   query?: string;
   resource?: Resource;
@@ -63,7 +65,7 @@ function parseEntry(entry: BundleEntry, index: number): ParsedEntry {
   if ((method === 'POST' || method === 'PUT') && !entry.resource) {
     throw badRequest(`Bundle.entry[${index}] has no resource`, [`Bundle.entry[${index}].resource`]);
   }
-  return { index, method, type, id, vid, query, resource: entry.resource, entry };
+  return { index, method, type, id, history: hist !== undefined, vid, query, resource: entry.resource, entry };
 }
 
 /** Replaces every `reference` found in `map` (urn:uuid fullUrls and resolved conditional references). */
@@ -110,6 +112,16 @@ async function execute(svc: FhirService, auth: AuthContext, e: ParsedEntry, base
   switch (e.method) {
     case 'GET': {
       if (e.id && e.vid) return responseEntry(base, 200, (await svc.vread(auth, e.type, e.id, e.vid)).resource);
+      if (e.id && e.history) {
+        const params = queryPairs(e.query ?? '');
+        const page = await svc.history(auth, e.type, e.id, params);
+        return responseEntry(
+          base,
+          200,
+          undefined,
+          JSON.parse(historyBundle(base, `${e.type}/${e.id}/_history`, params, page)),
+        );
+      }
       if (e.id) return responseEntry(base, 200, (await svc.read(auth, e.type, e.id)).resource);
       const params = queryPairs(e.query ?? '');
       const { req: sreq, result } = await svc.search(auth, e.type, params);

@@ -133,13 +133,18 @@ export class FhirService {
       .map(([k]) => k)
       .filter((k) => !['_count', '_since', '_cursor', '_format', '_pretty'].includes(k));
     if (unknown.length) throw badRequest(`history does not support ${unknown.join(', ')}`);
-    return runHistory(this.repo.db, {
+    const cursor = get('_cursor');
+    const page = await runHistory(this.repo.db, {
       resourceType: type,
       id,
       count: Math.min(Number(countRaw ?? 20), 1000),
       since,
-      cursor: get('_cursor'),
+      cursor,
     });
+    if (id && page.entries.length === 0 && cursor === undefined && since === undefined) {
+      throw new FhirError(404, [{ severity: 'error', code: 'not-found', diagnostics: `${type}/${id} not found` }]);
+    }
+    return page;
   }
 
   /** Create, or conditional create when `ifNoneExist` is given (0 → 201, 1 → 200, >1 → 412). */

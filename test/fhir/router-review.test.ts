@@ -179,4 +179,25 @@ describe('malformed input is a 4xx, never a 500', () => {
     });
     expect(posted.status).toBe(200);
   });
+
+  it('answers 404 for the history of an unknown resource, and serves history inside a batch', async () => {
+    expect((await t.call('GET', '/Patient/never-existed/_history')).status).toBe(404);
+    const p = (await t.call('POST', '/Patient', { body: patient() })).json();
+    const res = await t.call('POST', '', {
+      body: {
+        resourceType: 'Bundle',
+        type: 'batch',
+        entry: [{ request: { method: 'GET', url: `Patient/${p.id}/_history` } }],
+      },
+    });
+    expect(res.json().entry[0].resource.type).toBe('history');
+  });
+
+  it('refuses crafted cursors and infinite numbers with 400', async () => {
+    const { encodeCursor } = await import('../../lambdas/fhir/search/sql.js');
+    const bad = Buffer.from(JSON.stringify({ d: 'n', k: [true], id: 'x' })).toString('base64url');
+    expect((await t.call('GET', `/Patient?_cursor=${bad}`)).status).toBe(400);
+    expect(encodeCursor({ d: 'n', k: ['2026-01-01'], id: 'x' })).toBeTypeOf('string');
+    expect((await t.call('GET', '/Observation?value-quantity=1e400')).status).toBe(400);
+  });
 });

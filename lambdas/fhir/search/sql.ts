@@ -41,6 +41,7 @@ function searchDateRange(code: string, raw: string): { prefix: Prefix; low: stri
 function precisionRange(rest: string): { value: number; low: number; high: number } {
   if (!/^[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$/.test(rest)) throw badRequest('A search value is not a valid number');
   const value = Number(rest);
+  if (!Number.isFinite(value)) throw badRequest('A search value is out of range');
   const [mantissa = '', exp] = rest.toLowerCase().split('e');
   const decimals = mantissa.includes('.') ? mantissa.split('.')[1]!.length : 0;
   const half = 0.5 * 10 ** (-decimals + (exp ? Number(exp) : 0));
@@ -264,7 +265,15 @@ export const encodeCursor = (c: Cursor) => Buffer.from(JSON.stringify(c)).toStri
 export function decodeCursor(raw: string, keys: number): Cursor {
   try {
     const c = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as Cursor;
-    if ((c.d === 'n' || c.d === 'p') && Array.isArray(c.k) && c.k.length === keys && typeof c.id === 'string') return c;
+    if (
+      (c.d === 'n' || c.d === 'p') &&
+      Array.isArray(c.k) &&
+      c.k.length === keys &&
+      c.k.every((k) => k === null || typeof k === 'string') &&
+      typeof c.id === 'string'
+    ) {
+      return c;
+    }
   } catch {
     // fall through
   }
