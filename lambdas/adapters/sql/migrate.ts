@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { SqlError, type SqlExecutor } from './executor.js';
 import { statements as fhirStore } from './migrations/0001-fhir-store.js';
+import { statements as queue } from './migrations/0002-queue.js';
 
 export interface Migration {
   version: number;
@@ -9,7 +10,10 @@ export interface Migration {
 }
 
 /** Every schema change, in order. Never edit an applied migration: add a new one. */
-export const MIGRATIONS: readonly Migration[] = [{ version: 1, name: 'fhir-store', statements: fhirStore }];
+export const MIGRATIONS: readonly Migration[] = [
+  { version: 1, name: 'fhir-store', statements: fhirStore },
+  { version: 2, name: 'queue', statements: queue },
+];
 
 // Arbitrary constant shared by every PFI process: the transaction-level advisory lock that
 // serializes migrations when several processes (Lambdas, `npm start`, tests) start together.

@@ -1,0 +1,251 @@
+import { type SqlExecutor, sqlJson } from '../sql/executor.js';
+import {
+  DEAD_LETTER_SUFFIX,
+  type OutgoingMessage,
+  type QueueDepth,
+  QueueInputError,
+  type QueuePort,
+  type ReceivedMessage,
+  type ReceiveOptions,
+  type ReleaseOptions,
+  StaleReceiptError,
+} from './queue.js';
+
+/**
+ * Embedded queue adapter: the queue port on the SQL executor (tables of migration 0002), one statement
+ * per call, so it works on PGlite, `pg` and the Data API alike and several processes can share it.
+ *
+ * All times are the database's (`now()`), so consumers on different hosts agree on visibility.
+ */
+
+export interface SqlQueueOptions {
+  /** How long a deduplication id blocks a resend; SQS FIFO uses 5 minutes. */
+  readonly deduplicationWindowSeconds?: number;
+}
+
+const QUEUE_NAME = /^[A-Za-z0-9_.-]{1,80}$/;
+const MAX_ID_LENGTH = 128;
+const MAX_RECEIVE = 1000;
+// Expired deduplication rows removed per send: keeps the table small without making a send slow.
+const PRUNE_BATCH = 100;
+// Dead letters moved per receive; the rest move on the next receives.
+const DEAD_LETTER_BATCH = 100;
+
+/*
+ * Deduplication lives in its own table, not in a unique index on the messages: a message is often
+ * processed and deleted well within the window, and its resend must still be dropped. One row per
+ * (queue, deduplication id): a resend inside the window conflicts and is dropped; a resend after it
+ * takes the row over (ON CONFLICT … DO UPDATE … WHERE expired), so an expired row never blocks. Each
+ * send also prunes a few expired rows, skipping ids of its own batch (a statement must not touch a row
+ * twice) and rows another sender holds (SKIP LOCKED).
+ */
+const SEND = `WITH input AS (
+    SELECT * FROM jsonb_to_recordset($2::jsonb) AS r(i int, body text, group_id text, dedup_id text)
+  ),
+  firsts AS (
+    SELECT DISTINCT ON (dedup_id) i, dedup_id FROM input ORDER BY dedup_id, i
+  ),
+  claimed AS (
+    INSERT INTO queue_dedup AS d (queue, deduplication_id, sent_at)
+    SELECT $1::text, dedup_id, now() FROM firsts ORDER BY dedup_id
+    ON CONFLICT (queue, deduplication_id) DO UPDATE SET sent_at = excluded.sent_at
+      WHERE d.sent_at <= excluded.sent_at - $3::float8 * interval '1 second'
+    RETURNING d.deduplication_id
+  ),
+  pruned AS (
+    DELETE FROM queue_dedup WHERE (queue, deduplication_id) IN (
+      SELECT x.queue, x.deduplication_id FROM queue_dedup x
+      WHERE x.queue = $1::text AND x.sent_at <= now() - $3::float8 * interval '1 second'
+        AND x.deduplication_id NOT IN (SELECT dedup_id FROM input)
+      LIMIT ${PRUNE_BATCH}
+      FOR UPDATE SKIP LOCKED
+    )
+  )
+  INSERT INTO queue_message (queue, group_id, body, sent_at, visible_at)
+  SELECT $1::text, input.group_id, input.body, now(), now()
+  FROM input
+  JOIN firsts ON firsts.i = input.i
+  JOIN claimed ON claimed.deduplication_id = input.dedup_id
+  ORDER BY input.i`;
+
+/*
+ * A message is deliverable when it is visible, is the oldest of its group (so a released message
+ * holds its group back until it is redelivered), and nothing of its group is hidden (a message sent
+ * concurrently can get a smaller id than one already in flight). Rows are locked with SKIP LOCKED;
+ * a row another consumer took in the meantime fails the `visible_at` recheck and is skipped.
+ */
+const DELIVERABLE = `m.queue = $1::text AND m.visible_at <= now()
+    AND NOT EXISTS (
+      SELECT 1 FROM queue_message e WHERE e.queue = m.queue AND e.group_id = m.group_id AND e.id < m.id
+    )
+    AND NOT EXISTS (
+      SELECT 1 FROM queue_message h WHERE h.queue = m.queue AND h.group_id = m.group_id AND h.visible_at > now()
+    )`;
+
+const RECEIVE = `WITH dead AS (
+    SELECT m.id FROM queue_message m
+    WHERE ${DELIVERABLE} AND m.receive_count >= $4::int
+    ORDER BY m.id LIMIT ${DEAD_LETTER_BATCH}
+    FOR UPDATE SKIP LOCKED
+  ),
+  moved AS (
+    UPDATE queue_message SET queue = $1::text || '${DEAD_LETTER_SUFFIX}', receipt = NULL, visible_at = now()
+    WHERE id IN (SELECT id FROM dead)
+  ),
+  live AS (
+    SELECT m.id FROM queue_message m
+    WHERE ${DELIVERABLE} AND m.receive_count < $4::int
+    ORDER BY m.id LIMIT $2::int
+    FOR UPDATE SKIP LOCKED
+  ),
+  taken AS (
+    UPDATE queue_message m
+    SET receive_count = m.receive_count + 1,
+      receipt = gen_random_uuid()::text,
+      visible_at = now() + $3::float8 * interval '1 second'
+    FROM live WHERE m.id = live.id
+    RETURNING m.id, m.body, m.group_id, m.receive_count, m.receipt, m.sent_at, m.last_error
+  )
+  SELECT taken.id::text AS id, body, group_id, receive_count, receipt, last_error,
+    to_char(sent_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS sent_at
+  FROM taken ORDER BY taken.id`;
+
+const DELETE = 'DELETE FROM queue_message WHERE queue = $1::text AND receipt = $2::text';
+
+const RELEASE = `UPDATE queue_message
+  SET visible_at = now() + $3::float8 * interval '1 second', receipt = NULL, last_error = coalesce($4::text, last_error)
+  WHERE queue = $1::text AND receipt = $2::text`;
+
+const DEPTH = `SELECT
+    count(*) FILTER (WHERE queue = $1::text AND visible_at <= now())::int AS visible,
+    count(*) FILTER (WHERE queue = $1::text AND visible_at > now())::int AS in_flight,
+    count(*) FILTER (WHERE queue = $1::text || '${DEAD_LETTER_SUFFIX}')::int AS dead_letter
+  FROM queue_message WHERE queue IN ($1::text, $1::text || '${DEAD_LETTER_SUFFIX}')`;
+
+// Redriven messages keep their id, so they go back ahead of later messages of their group.
+const REDRIVE = `UPDATE queue_message
+  SET queue = $1::text, receive_count = 0, receipt = NULL, visible_at = now()
+  WHERE queue = $1::text || '${DEAD_LETTER_SUFFIX}'`;
+
+interface ReceivedRow {
+  [column: string]: string | number | boolean | null;
+  id: string;
+  body: string;
+  group_id: string;
+  receive_count: number;
+  receipt: string;
+  last_error: string | null;
+  sent_at: string;
+}
+
+interface DepthRow {
+  [column: string]: string | number | boolean | null;
+  visible: number;
+  in_flight: number;
+  dead_letter: number;
+}
+
+function checkQueue(queue: string): void {
+  if (!QUEUE_NAME.test(queue)) throw new QueueInputError('Queue name must be 1 to 80 letters, digits, ".", "_" or "-"');
+}
+
+function checkId(value: string, what: string, index: number): void {
+  if (value.length === 0 || value.length > MAX_ID_LENGTH) {
+    throw new QueueInputError(`Message ${index}: ${what} must be 1 to ${MAX_ID_LENGTH} characters`);
+  }
+}
+
+function checkSeconds(value: number, what: string): void {
+  if (!Number.isFinite(value) || value < 0) throw new QueueInputError(`${what} must be a number of seconds >= 0`);
+}
+
+function checkReceipt(receipt: string): void {
+  if (receipt.length === 0) throw new QueueInputError('Receipt must not be empty');
+}
+
+/** The queue port on PostgreSQL through the SQL executor. */
+export class SqlQueue implements QueuePort {
+  private readonly dedupWindowSeconds: number;
+
+  /** `db` must have migration 0002 applied. */
+  constructor(
+    private readonly db: SqlExecutor,
+    options: SqlQueueOptions = {},
+  ) {
+    this.dedupWindowSeconds = options.deduplicationWindowSeconds ?? 300;
+    checkSeconds(this.dedupWindowSeconds, 'deduplicationWindowSeconds');
+  }
+
+  /** Stores the messages in one statement; duplicates (same deduplicationId within the window) are dropped. */
+  async send(queue: string, messages: OutgoingMessage[]): Promise<void> {
+    checkQueue(queue);
+    if (messages.length === 0) return;
+    const rows = messages.map((m, i) => {
+      checkId(m.groupId, 'groupId', i);
+      checkId(m.deduplicationId, 'deduplicationId', i);
+      return { i, body: m.body, group_id: m.groupId, dedup_id: m.deduplicationId };
+    });
+    await this.db.query(SEND, [queue, sqlJson(rows), this.dedupWindowSeconds]);
+  }
+
+  /** Receives up to `opts.max` messages in one statement, dead-lettering those past `opts.maxReceives`. */
+  async receive(queue: string, opts: ReceiveOptions): Promise<ReceivedMessage[]> {
+    checkQueue(queue);
+    if (!Number.isInteger(opts.max) || opts.max < 1 || opts.max > MAX_RECEIVE) {
+      throw new QueueInputError(`max must be an integer from 1 to ${MAX_RECEIVE}`);
+    }
+    checkSeconds(opts.visibilityTimeoutSeconds, 'visibilityTimeoutSeconds');
+    if (!Number.isInteger(opts.maxReceives) || opts.maxReceives < 1) {
+      throw new QueueInputError('maxReceives must be an integer >= 1');
+    }
+    const res = await this.db.query<ReceivedRow>(RECEIVE, [
+      queue,
+      opts.max,
+      opts.visibilityTimeoutSeconds,
+      opts.maxReceives,
+    ]);
+    return res.rows.map((r) => ({
+      id: r.id,
+      body: r.body,
+      groupId: r.group_id,
+      receiveCount: r.receive_count,
+      receipt: r.receipt,
+      sentAt: r.sent_at,
+      ...(r.last_error === null ? {} : { lastError: r.last_error }),
+    }));
+  }
+
+  /** Deletes a processed message; throws {@link StaleReceiptError} when the receipt is not current. */
+  async delete(queue: string, receipt: string): Promise<void> {
+    checkQueue(queue);
+    checkReceipt(receipt);
+    const res = await this.db.query(DELETE, [queue, receipt]);
+    if (res.rowCount === 0)
+      throw new StaleReceiptError('The receipt no longer designates a message held by this consumer');
+  }
+
+  /** Hands a message back for redelivery after `opts.delaySeconds`, keeping `opts.error` as its last error. */
+  async release(queue: string, receipt: string, opts: ReleaseOptions): Promise<void> {
+    checkQueue(queue);
+    checkReceipt(receipt);
+    checkSeconds(opts.delaySeconds, 'delaySeconds');
+    const res = await this.db.query(RELEASE, [queue, receipt, opts.delaySeconds, opts.error ?? null]);
+    if (res.rowCount === 0)
+      throw new StaleReceiptError('The receipt no longer designates a message held by this consumer');
+  }
+
+  /** Counts visible, hidden and dead-lettered messages in one statement. */
+  async depth(queue: string): Promise<QueueDepth> {
+    checkQueue(queue);
+    const res = await this.db.query<DepthRow>(DEPTH, [queue], { readOnly: true });
+    const row = res.rows[0];
+    return { visible: row?.visible ?? 0, inFlight: row?.in_flight ?? 0, deadLetter: row?.dead_letter ?? 0 };
+  }
+
+  /** Moves every message of `<queue>-dlq` back to `queue` with a fresh receive count; returns how many. */
+  async redrive(queue: string): Promise<number> {
+    checkQueue(queue);
+    const res = await this.db.query(REDRIVE, [queue]);
+    return res.rowCount;
+  }
+}
