@@ -42,6 +42,10 @@ const schema = z
     PFI_AUTH_ISSUER: optionalString,
     PFI_AUTH_AUDIENCE: optionalString,
     PFI_AUTH_JWKS_URL: optionalString.pipe(z.url().optional()),
+    PFI_MLLP_HOST: z.string().min(1).default('127.0.0.1'),
+    PFI_MLLP_PORT: port.default(2575),
+    /** Partner registry JSON file for the MLLP bridge; unset = open registry (any sender, UTF-8 fallback). */
+    PFI_MLLP_REGISTRY: optionalString,
     PFI_LOG_LEVEL: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT']).default('INFO'),
   })
   .superRefine((c, ctx) => {
@@ -77,6 +81,7 @@ export interface Config {
   auth:
     | { mode: 'local'; keyDir: string }
     | { mode: 'jwks'; issuer: string; audience: string | undefined; jwksUrl: string };
+  mllp: { host: string; port: number; registryFile: string | undefined };
   logLevel: Env['PFI_LOG_LEVEL'];
 }
 
@@ -110,6 +115,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxBodyBytes: e.PFI_MAX_BODY_BYTES,
     maxResourceBytes: e.PFI_MAX_RESOURCE_BYTES,
     auth,
+    mllp: { host: e.PFI_MLLP_HOST, port: e.PFI_MLLP_PORT, registryFile: e.PFI_MLLP_REGISTRY },
     logLevel: e.PFI_LOG_LEVEL,
   };
 }

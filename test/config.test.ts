@@ -11,6 +11,8 @@ describe('loadConfig', () => {
     expect(c.maxBodyBytes).toBe(5 * 1024 * 1024);
     expect(c.maxResourceBytes).toBe(60_000);
     expect(c.fhirBaseUrl).toBeUndefined();
+    expect(c.mllp).toEqual({ host: '127.0.0.1', port: 2575, registryFile: undefined });
+    expect(() => loadConfig({ PFI_MLLP_PORT: '-1' })).toThrow(/PFI_MLLP_PORT/);
   });
 
   it('chooses the Data API over DATABASE_URL over PGlite', () => {

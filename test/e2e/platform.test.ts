@@ -1,5 +1,6 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -15,13 +16,14 @@ interface Started {
   child: ChildProcess;
   fhir: string;
   health: string;
+  mllp: string;
   output: () => string;
 }
 
 async function startPlatform(dataDir: string): Promise<Started> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], {
     cwd: ROOT,
-    env: { ...process.env, PFI_DATA_DIR: dataDir, PFI_HTTP_PORT: '0', DATABASE_URL: '' },
+    env: { ...process.env, PFI_DATA_DIR: dataDir, PFI_HTTP_PORT: '0', PFI_MLLP_PORT: '0', DATABASE_URL: '' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -31,13 +33,13 @@ async function startPlatform(dataDir: string): Promise<Started> {
   child.stderr!.on('data', (d: Buffer) => {
     out += d.toString();
   });
-  const started = await new Promise<{ fhir: string; health: string }>((resolve, reject) => {
+  const started = await new Promise<{ fhir: string; health: string; mllp: string }>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`platform did not start within 30 s:\n${out}`)), 30_000);
     const check = () => {
       const line = out.split('\n').find((l) => l.includes('PFI platform started'));
       if (line) {
         clearTimeout(timer);
-        resolve(JSON.parse(line) as { fhir: string; health: string });
+        resolve(JSON.parse(line) as { fhir: string; health: string; mllp: string });
       }
     };
     child.stdout!.on('data', check);
@@ -120,6 +122,33 @@ describe('local platform over HTTP', () => {
     expect(bundle.entry.map((e) => e.resource.id)).toEqual([body.id]);
   });
 
+  it('acknowledges an HL7 message over MLLP once it is in the durable queue', async () => {
+    const [host, port] = p.mllp.split(':') as [string, string];
+    const message = [
+      'MSH|^~\\&|GAM|CHU-TEST|PFI|PFI|20260305103000||ADT^A01^ADT_A01|E2E-0001|P|2.5^FRA^2.11|||||FRA|UNICODE UTF-8',
+      'EVN||20260305103000',
+      'PID|||E2E-IPP-1^^^CHU-TEST&1.2.250.1.71.4.2.7.1.9.99&ISO^PI||Lefèvre^Hélène^^^^^L||19790305|F',
+      'PV1||I',
+    ].join('\r');
+    const ack = await new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(port), host, () => {
+        socket.write(Buffer.concat([Buffer.from([0x0b]), Buffer.from(message, 'utf8'), Buffer.from([0x1c, 0x0d])]));
+      });
+      let data = '';
+      socket.on('data', (d: Buffer) => {
+        data += d.toString('utf8');
+        if (data.includes('\x1c\r')) {
+          socket.end();
+          resolve(data);
+        }
+      });
+      socket.on('error', reject);
+    });
+    expect(ack).toContain('MSA|AA|E2E-0001');
+    const health = (await (await fetch(p.health)).json()) as { queues: Record<string, { visible: number }> };
+    expect(health.queues['hl7-inbound']?.visible).toBe(1);
+  });
+
   it('refuses a body over the limit with 413', async () => {
     const res = await fetch(`${p.fhir}/Patient`, {
       method: 'POST',
@@ -132,7 +161,7 @@ describe('local platform over HTTP', () => {
   it('refuses a second platform on the same data directory, then restarts with the data kept', async () => {
     const second = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], {
       cwd: ROOT,
-      env: { ...process.env, PFI_DATA_DIR: dataDir, PFI_HTTP_PORT: '0', DATABASE_URL: '' },
+      env: { ...process.env, PFI_DATA_DIR: dataDir, PFI_HTTP_PORT: '0', PFI_MLLP_PORT: '0', DATABASE_URL: '' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let err = '';
