@@ -1,0 +1,102 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import net from 'node:net';
+import { describe, expect, it } from 'vitest';
+
+const MAIN = 'mllp-bridge/src/main.ts';
+const QUEUE_URL = 'https://sqs.eu-west-3.amazonaws.com/123456789012/pfi-hl7-inbound.fifo';
+
+/** Environment without the variables main.ts reads, so the host's own settings cannot leak in. */
+function baseEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  for (const key of Object.keys(env)) if (key.startsWith('PFI_MLLP_') || key === 'AWS_EXECUTION_ENV') delete env[key];
+  return { ...env, AWS_REGION: 'eu-west-3' };
+}
+
+function start(env: NodeJS.ProcessEnv): {
+  child: ChildProcess;
+  exit: Promise<{ code: number | null; stdout: string; stderr: string }>;
+} {
+  const child = spawn(process.execPath, ['--import', 'tsx', MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (c: Buffer) => {
+    stdout += c.toString();
+  });
+  child.stderr?.on('data', (c: Buffer) => {
+    stderr += c.toString();
+  });
+  const exit = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
+    child.on('exit', (code) => resolve({ code, stdout, stderr })),
+  );
+  return { child, exit };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const address = s.address();
+      s.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0));
+    });
+  });
+}
+
+describe('main.ts', () => {
+  it('exits 2 with one line per configuration problem', async () => {
+    const { exit } = start({ ...baseEnv(), PFI_MLLP_PORT: 'abc', AWS_EXECUTION_ENV: 'AWS_ECS_FARGATE' });
+    const { code, stderr } = await exit;
+    expect(code).toBe(2);
+    expect(stderr.trim().split('\n').sort()).toEqual([
+      'PFI_MLLP_PORT: must be a port number',
+      'PFI_MLLP_QUEUE_URL: is required and must be the SQS queue URL',
+      'PFI_MLLP_REGISTRY: is required in AWS',
+    ]);
+  });
+
+  it('exits 2 when the registry file cannot be read', async () => {
+    const { exit } = start({
+      ...baseEnv(),
+      PFI_MLLP_QUEUE_URL: QUEUE_URL,
+      PFI_MLLP_REGISTRY: '/nonexistent/registry.json',
+    });
+    const { code, stderr } = await exit;
+    expect(code).toBe(2);
+    expect(stderr).toBe('PFI_MLLP_REGISTRY: cannot read the file (ENOENT)\n');
+  });
+
+  it('serves /health and /metrics, closes MLLP connections and exits 0 with a last EMF line on SIGTERM', async () => {
+    const [mllpPort, healthPort] = [await freePort(), await freePort()];
+    const { child, exit } = start({
+      ...baseEnv(),
+      PFI_MLLP_QUEUE_URL: QUEUE_URL,
+      PFI_MLLP_HOST: '127.0.0.1',
+      PFI_MLLP_PORT: String(mllpPort),
+      PFI_MLLP_HEALTH_PORT: String(healthPort),
+    });
+    const base = `http://127.0.0.1:${healthPort}`;
+    let health: Response | undefined;
+    for (let i = 0; i < 100 && health === undefined; i++) {
+      health = await fetch(`${base}/health`).catch(async () => {
+        await new Promise((r) => setTimeout(r, 100));
+        return undefined;
+      });
+    }
+    expect(health?.status).toBe(200);
+    expect(await health?.json()).toEqual({ status: 'ok' });
+    const metrics = await fetch(`${base}/metrics`);
+    expect(metrics.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8');
+    expect(await metrics.text()).toContain('pfi_mllp_connections_open 0\n');
+
+    // An idle MLLP connection is closed by the graceful shutdown.
+    const socket = net.connect(mllpPort, '127.0.0.1');
+    await new Promise((r) => socket.once('connect', r));
+    const closed = new Promise((r) => socket.once('close', r));
+    socket.on('end', () => socket.end());
+    child.kill('SIGTERM');
+    await closed;
+    const { code, stdout } = await exit;
+    expect(code).toBe(0);
+    const lines = stdout.trim().split('\n');
+    const emf = JSON.parse(lines.at(-1) ?? '') as { Service?: string };
+    expect(emf.Service).toBe('mllp-bridge');
+  }, 30_000);
+});
