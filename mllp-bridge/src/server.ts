@@ -22,6 +22,7 @@ import {
   deduplicationKey,
   encodeAck,
   type Header,
+  type HeaderError,
   type HeaderErrorCode,
   isHeaderError,
   messageGroupKey,
@@ -166,21 +167,22 @@ export function createMllpServer(opts: MllpServerOptions): MllpServer {
   const live = new Set<Connection>();
   let closing = false;
 
+  /** AE for a structurally invalid message: never enqueued. */
+  const malformed = (read: HeaderError, charset: Charset): Outcome => ({
+    source: read.header ?? {},
+    code: 'AE',
+    reason: read.error,
+    charset,
+    error: ERRORS[read.error],
+  });
+
   /** Decode, check, enqueue: everything but the write. Never throws. */
   async function handleFrame(payload: Buffer): Promise<Outcome> {
     emit({ type: 'received', bytes: payload.length });
     const registry = opts.registry;
     let decoded = decodeMessage(payload, registry.defaultCharset);
     let read = readHeader(decoded.text);
-    if (isHeaderError(read)) {
-      return {
-        source: read.header ?? {},
-        code: 'AE',
-        reason: read.error,
-        charset: decoded.charset,
-        error: ERRORS[read.error],
-      };
-    }
+    if (isHeaderError(read)) return malformed(read, decoded.charset);
     const decision = registry.resolve(read.sendingApplication, read.sendingFacility);
     if (!decision.accepted) {
       return { source: read, code: 'AR', reason: decision.reason, charset: decoded.charset, error: ERRORS.sender };
@@ -189,15 +191,7 @@ export function createMllpServer(opts: MllpServerOptions): MllpServer {
       // The sender is identified from ASCII MSH fields; decode again with its own fallback.
       decoded = decodeMessage(payload, decision.charset);
       read = readHeader(decoded.text);
-      if (isHeaderError(read)) {
-        return {
-          source: read.header ?? {},
-          code: 'AE',
-          reason: read.error,
-          charset: decoded.charset,
-          error: ERRORS[read.error],
-        };
-      }
+      if (isHeaderError(read)) return malformed(read, decoded.charset);
     }
     const header = read;
     const message: InboundMessage = {

@@ -7,8 +7,7 @@ import {
   toProxyResult,
   unavailableResponse,
 } from '../../lambdas/fhir/apigateway.js';
-
-const API_HOST = 'abc123.execute-api.eu-west-3.amazonaws.com';
+import { API_HOST, apiGatewayIdentity } from '../support/api-gateway.js';
 
 /** A REST API proxy event for `/fhir/{proxy+}` on the execute-api domain, stage `prod`. */
 function event(overrides: Partial<APIGatewayProxyEvent> = {}): APIGatewayProxyEvent {
@@ -30,23 +29,7 @@ function event(overrides: Partial<APIGatewayProxyEvent> = {}): APIGatewayProxyEv
       authorizer: null,
       protocol: 'HTTP/1.1',
       httpMethod: 'GET',
-      identity: {
-        accessKey: null,
-        accountId: null,
-        apiKey: null,
-        apiKeyId: null,
-        caller: null,
-        clientCert: null,
-        cognitoAuthenticationProvider: null,
-        cognitoAuthenticationType: null,
-        cognitoIdentityId: null,
-        cognitoIdentityPoolId: null,
-        principalOrgId: null,
-        sourceIp: '203.0.113.7',
-        user: null,
-        userAgent: 'vitest',
-        userArn: null,
-      },
+      identity: apiGatewayIdentity(),
       domainName: API_HOST,
       path: '/prod/fhir/Patient/1',
       stage: 'prod',

@@ -8,10 +8,10 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vites
 import { loadOrCreateLocalKeys, signLocalToken } from '../../lambdas/auth/local-keys.js';
 import { ConfigError } from '../../lambdas/config.js';
 import type { HttpRequest, HttpResponse } from '../../lambdas/fhir/http.js';
+import { apiGatewayIdentity, API_HOST as HOST } from '../support/api-gateway.js';
 
 type HandlerModule = typeof import('../../lambdas/handlers/fhir-api.js');
 
-const HOST = 'abc123.execute-api.eu-west-3.amazonaws.com';
 const PATIENT = { resourceType: 'Patient', name: [{ family: 'Test', given: ['Un'] }], gender: 'female' };
 
 let seq = 0;
@@ -55,23 +55,7 @@ function apiEvent(
       authorizer: opts.claims ? { claims: opts.claims } : null,
       protocol: 'HTTP/1.1',
       httpMethod: method,
-      identity: {
-        accessKey: null,
-        accountId: null,
-        apiKey: null,
-        apiKeyId: null,
-        caller: null,
-        clientCert: null,
-        cognitoAuthenticationProvider: null,
-        cognitoAuthenticationType: null,
-        cognitoIdentityId: null,
-        cognitoIdentityPoolId: null,
-        principalOrgId: null,
-        sourceIp: '203.0.113.7',
-        user: null,
-        userAgent: 'vitest',
-        userArn: null,
-      },
+      identity: apiGatewayIdentity(),
       domainName: HOST,
       path: `/prod/fhir${path}`,
       stage: 'prod',
