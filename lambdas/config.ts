@@ -8,6 +8,8 @@ import { z } from 'zod';
 
 const port = z.coerce.number().int().min(0).max(65_535);
 const arn = z.string().regex(/^arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:\d{12}:.+$/, 'must be an AWS ARN');
+const intIn = (min: number, max: number, fallback: number) =>
+  z.coerce.number().int().min(min).max(max).default(fallback);
 const optionalString = z
   .string()
   .optional()
@@ -46,6 +48,21 @@ const schema = z
     PFI_MLLP_PORT: port.default(2575),
     /** Partner registry JSON file for the MLLP bridge; unset = open registry (any sender, UTF-8 fallback). */
     PFI_MLLP_REGISTRY: optionalString,
+    /** S3 bucket of the document store (SSE-KMS); unset = files under `$PFI_DATA_DIR/documents`. */
+    PFI_DOCUMENTS_BUCKET: optionalString.pipe(
+      z
+        .string()
+        .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name')
+        .optional(),
+    ),
+    /** KMS key of the document bucket (id, ARN or alias ARN); unset = the bucket's default KMS key. */
+    PFI_DOCUMENTS_KMS_KEY_ID: optionalString,
+    /** Days raw HL7 messages are kept in the document store (replay, audit). */
+    PFI_HL7_RAW_RETENTION_DAYS: intIn(1, 3650, 90),
+    /** Deliveries of an inbound HL7 message before it goes to the dead-letter queue. */
+    PFI_HL7_MAX_RECEIVES: intIn(1, 100, 5),
+    /** HL7 messages the ingest worker handles at once (distinct patients only: groups stay ordered). */
+    PFI_HL7_WORKER_CONCURRENCY: intIn(1, 64, 8),
     PFI_LOG_LEVEL: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT']).default('INFO'),
   })
   .superRefine((c, ctx) => {
@@ -61,6 +78,13 @@ const schema = z
         code: 'custom',
         path: ['PFI_AUTH_ISSUER'],
         message: 'PFI_AUTH_MODE=jwks needs PFI_AUTH_ISSUER and PFI_AUTH_JWKS_URL',
+      });
+    }
+    if (c.PFI_DOCUMENTS_KMS_KEY_ID !== undefined && c.PFI_DOCUMENTS_BUCKET === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['PFI_DOCUMENTS_KMS_KEY_ID'],
+        message: 'PFI_DOCUMENTS_KMS_KEY_ID needs PFI_DOCUMENTS_BUCKET',
       });
     }
   });
@@ -82,6 +106,15 @@ export interface Config {
     | { mode: 'local'; keyDir: string }
     | { mode: 'jwks'; issuer: string; audience: string | undefined; jwksUrl: string };
   mllp: { host: string; port: number; registryFile: string | undefined };
+  documents: { kind: 'file'; dir: string } | { kind: 's3'; bucket: string; kmsKeyId: string | undefined };
+  hl7: {
+    /** Days raw HL7 messages stay in the document store. */
+    rawRetentionDays: number;
+    /** Deliveries before the dead-letter queue. */
+    maxReceives: number;
+    /** Messages (of distinct groups) processed at once by the ingest worker. */
+    workerConcurrency: number;
+  };
   logLevel: Env['PFI_LOG_LEVEL'];
 }
 
@@ -107,6 +140,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     e.PFI_AUTH_MODE === 'jwks'
       ? { mode: 'jwks', issuer: e.PFI_AUTH_ISSUER!, audience: e.PFI_AUTH_AUDIENCE, jwksUrl: e.PFI_AUTH_JWKS_URL! }
       : { mode: 'local', keyDir: `${e.PFI_DATA_DIR}/keys` };
+  const documents: Config['documents'] = e.PFI_DOCUMENTS_BUCKET
+    ? { kind: 's3', bucket: e.PFI_DOCUMENTS_BUCKET, kmsKeyId: e.PFI_DOCUMENTS_KMS_KEY_ID }
+    : { kind: 'file', dir: `${e.PFI_DATA_DIR}/documents` };
   return {
     dataDir: e.PFI_DATA_DIR,
     http: { host: e.PFI_HTTP_HOST, port: e.PFI_HTTP_PORT },
@@ -116,6 +152,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxResourceBytes: e.PFI_MAX_RESOURCE_BYTES,
     auth,
     mllp: { host: e.PFI_MLLP_HOST, port: e.PFI_MLLP_PORT, registryFile: e.PFI_MLLP_REGISTRY },
+    documents,
+    hl7: {
+      rawRetentionDays: e.PFI_HL7_RAW_RETENTION_DAYS,
+      maxReceives: e.PFI_HL7_MAX_RECEIVES,
+      workerConcurrency: e.PFI_HL7_WORKER_CONCURRENCY,
+    },
     logLevel: e.PFI_LOG_LEVEL,
   };
 }

@@ -12,6 +12,8 @@ describe('loadConfig', () => {
     expect(c.maxResourceBytes).toBe(60_000);
     expect(c.fhirBaseUrl).toBeUndefined();
     expect(c.mllp).toEqual({ host: '127.0.0.1', port: 2575, registryFile: undefined });
+    expect(c.documents).toEqual({ kind: 'file', dir: '.pfi-data/documents' });
+    expect(c.hl7).toEqual({ rawRetentionDays: 90, maxReceives: 5, workerConcurrency: 8 });
     expect(() => loadConfig({ PFI_MLLP_PORT: '-1' })).toThrow(/PFI_MLLP_PORT/);
   });
 
@@ -71,5 +73,59 @@ describe('loadConfig', () => {
     expect(jwks.auth.mode).toBe('jwks');
     expect(() => loadConfig({ PFI_AUTH_MODE: 'basic' })).toThrow(/PFI_AUTH_MODE/);
     expect(() => loadConfig({ PFI_MAX_RESOURCE_BYTES: '100000' })).toThrow(/PFI_MAX_RESOURCE_BYTES/);
+  });
+
+  it('chooses the S3 document store when a bucket is set, files under PFI_DATA_DIR otherwise', () => {
+    expect(loadConfig({ PFI_DATA_DIR: '/var/pfi' }).documents).toEqual({ kind: 'file', dir: '/var/pfi/documents' });
+    expect(loadConfig({ PFI_DOCUMENTS_BUCKET: 'pfi-documents-123' }).documents).toEqual({
+      kind: 's3',
+      bucket: 'pfi-documents-123',
+      kmsKeyId: undefined,
+    });
+    const key = 'arn:aws:kms:eu-west-3:123456789012:key/11111111-2222-3333-4444-555555555555';
+    expect(loadConfig({ PFI_DOCUMENTS_BUCKET: 'pfi-docs', PFI_DOCUMENTS_KMS_KEY_ID: key }).documents).toEqual({
+      kind: 's3',
+      bucket: 'pfi-docs',
+      kmsKeyId: key,
+    });
+    expect(loadConfig({ PFI_DOCUMENTS_BUCKET: '', PFI_DOCUMENTS_KMS_KEY_ID: ' ' }).documents.kind).toBe('file');
+    expect(() => loadConfig({ PFI_DOCUMENTS_KMS_KEY_ID: key })).toThrow(
+      /PFI_DOCUMENTS_KMS_KEY_ID: PFI_DOCUMENTS_KMS_KEY_ID needs PFI_DOCUMENTS_BUCKET/,
+    );
+    expect(() => loadConfig({ PFI_DOCUMENTS_BUCKET: 'Not_A_Bucket' })).toThrow(
+      /PFI_DOCUMENTS_BUCKET: must be an S3 bucket name/,
+    );
+  });
+
+  it('reads the HL7 worker settings within their bounds, one line per bad variable without its value', () => {
+    expect(
+      loadConfig({ PFI_HL7_RAW_RETENTION_DAYS: '3650', PFI_HL7_MAX_RECEIVES: '1', PFI_HL7_WORKER_CONCURRENCY: '64' })
+        .hl7,
+    ).toEqual({ rawRetentionDays: 3650, maxReceives: 1, workerConcurrency: 64 });
+    let message = '';
+    try {
+      loadConfig({
+        PFI_HL7_RAW_RETENTION_DAYS: '3651',
+        PFI_HL7_MAX_RECEIVES: '0',
+        PFI_HL7_WORKER_CONCURRENCY: '2.5',
+        PFI_DOCUMENTS_BUCKET: 'UPPER_secret_bucket',
+      });
+    } catch (e) {
+      expect(e).toBeInstanceOf(ConfigError);
+      message = (e as ConfigError).message;
+    }
+    const lines = message.split('\n').slice(1);
+    expect(lines).toHaveLength(4);
+    expect(lines.map((l) => l.trim().split(':')[0]).sort()).toEqual([
+      'PFI_DOCUMENTS_BUCKET',
+      'PFI_HL7_MAX_RECEIVES',
+      'PFI_HL7_RAW_RETENTION_DAYS',
+      'PFI_HL7_WORKER_CONCURRENCY',
+    ]);
+    expect(message).not.toContain('secret');
+    expect(message).not.toContain('3651');
+    expect(() => loadConfig({ PFI_HL7_WORKER_CONCURRENCY: '65' })).toThrow(/PFI_HL7_WORKER_CONCURRENCY/);
+    expect(() => loadConfig({ PFI_HL7_MAX_RECEIVES: '101' })).toThrow(/PFI_HL7_MAX_RECEIVES/);
+    expect(() => loadConfig({ PFI_HL7_RAW_RETENTION_DAYS: '0' })).toThrow(/PFI_HL7_RAW_RETENTION_DAYS/);
   });
 });

@@ -1,3 +1,4 @@
+import type { DocumentStore } from '../adapters/documents/document-store.js';
 import type { SqlExecutor } from '../adapters/sql/executor.js';
 import { executorFromConfig } from '../adapters/sql/from-config.js';
 import { migrate } from '../adapters/sql/migrate.js';
@@ -24,6 +25,8 @@ export async function createFhirPlatform(
   opts: {
     baseUrl: string | ((req: HttpRequest) => string);
     db?: SqlExecutor;
+    /** Document store for Binary contents kept outside the database (HL7 documents). */
+    documents?: DocumentStore;
     onError?: (err: unknown, req: HttpRequest) => void;
   },
 ): Promise<FhirPlatform> {
@@ -37,7 +40,7 @@ export async function createFhirPlatform(
     if (!opts.db) await db.close().catch(() => undefined);
     throw err;
   }
-  const service = new FhirService(new FhirRepository(db, config.maxResourceBytes));
+  const service = new FhirService(new FhirRepository(db, config.maxResourceBytes), opts.documents);
   const handle = createRouter({
     service,
     verifier,

@@ -1,11 +1,14 @@
+import type { DocumentStore } from '../adapters/documents/document-store.js';
 import { allows, type Interaction } from '../auth/scopes.js';
 import type { AuthContext } from '../auth/verify.js';
+import { withBinaryContent } from './binary-content.js';
 import { badRequest, FhirError, forbidden, notAllowed, preconditionFailed, unprocessable } from './errors.js';
 import {
   DuplicateIdentifierError,
   FHIR_ID,
   type FhirRepository,
   newResourceId,
+  type OutboxMessage,
   type StoredResource,
 } from './repository/repository.js';
 import { type HistoryPage, runHistory, runSearch, type SearchResult } from './repository/search.js';
@@ -80,22 +83,34 @@ function validate(resource: Resource, type: string): { expression: string; id: s
  * Bundle processing both call.
  */
 export class FhirService {
-  constructor(readonly repo: FhirRepository) {}
+  /**
+   * @param documents where Binary contents too large for a row live (./binary-content.ts); reads of such a
+   * Binary fail with 500 without it.
+   */
+  constructor(
+    readonly repo: FhirRepository,
+    readonly documents?: DocumentStore,
+  ) {}
 
   withRepository(repo: FhirRepository): FhirService {
-    return new FhirService(repo);
+    return new FhirService(repo, this.documents);
+  }
+
+  private async content(stored: StoredResource): Promise<StoredResource> {
+    if (stored.resourceType !== 'Binary' || !this.documents) return stored;
+    return withBinaryContent(stored, this.documents);
   }
 
   async read(auth: AuthContext, type: string, id: string): Promise<InteractionResult> {
     requireType(type);
     requireScope(auth, type, 'r');
-    return { status: 200, resource: await this.repo.read(type, id) };
+    return { status: 200, resource: await this.content(await this.repo.read(type, id)) };
   }
 
   async vread(auth: AuthContext, type: string, id: string, vid: string): Promise<InteractionResult> {
     requireType(type);
     requireScope(auth, type, 'r');
-    return { status: 200, resource: await this.repo.vread(type, id, vid) };
+    return { status: 200, resource: await this.content(await this.repo.vread(type, id, vid)) };
   }
 
   async search(
@@ -204,7 +219,7 @@ export class FhirService {
     type: string,
     id: string,
     resource: Resource,
-    opts: { ifMatch?: number } = {},
+    opts: { ifMatch?: number; outbox?: OutboxMessage[] } = {},
   ): Promise<InteractionResult> {
     requireType(type);
     requireWritable(type);
@@ -221,7 +236,11 @@ export class FhirService {
         if (!(err instanceof FhirError && err.status === 410)) throw err;
       });
     }
-    const written = await this.repo.update(resource, { patientLinks: links, ifMatch: opts.ifMatch });
+    const written = await this.repo.update(resource, {
+      patientLinks: links,
+      ifMatch: opts.ifMatch,
+      outbox: opts.outbox,
+    });
     return { status: written.created ? 201 : 200, resource: written.resource };
   }
 

@@ -1,10 +1,12 @@
 /**
- * Fargate entry point of the MLLP bridge: MLLP listener → SQS FIFO, plus a small HTTP server for the NLB health check
+ * Fargate entry point of the MLLP bridge: MLLP listener → SQS FIFO (messages over the SQS size limit through S3
+ * when PFI_MLLP_LARGE_MESSAGE_BUCKET is set), plus a small HTTP server for the NLB health check
  * (`GET /health`) and Prometheus (`GET /metrics`). An EMF metrics line goes to stdout every 60 s.
  * Bad configuration: one line per problem on stderr, exit 2.
  */
 
 import http from 'node:http';
+import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { z } from 'zod';
 import { createBridgeMetrics } from './metrics.js';
@@ -34,6 +36,12 @@ const envSchema = z.object({
   PFI_MLLP_QUEUE_URL: z.url({ error: 'is required and must be the SQS queue URL' }),
   PFI_MLLP_REGISTRY: z.string().min(1, 'must not be empty').optional(),
   PFI_MLLP_HEALTH_PORT: port(8080),
+  /** S3 bucket for messages over the SQS size limit (claim check); unset = such messages get AR. */
+  PFI_MLLP_LARGE_MESSAGE_BUCKET: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name')
+    .optional(),
+  PFI_MLLP_LARGE_MESSAGE_KMS_KEY_ID: z.string().min(1, 'must not be empty').optional(),
   AWS_EXECUTION_ENV: z.string().optional(),
 });
 
@@ -46,6 +54,9 @@ function readEnv(env: NodeJS.ProcessEnv): Env {
   // Checked on the raw environment so that it is reported together with the schema's problems.
   if (env.AWS_EXECUTION_ENV !== undefined && env.PFI_MLLP_REGISTRY === undefined) {
     problems.push('PFI_MLLP_REGISTRY: is required in AWS');
+  }
+  if (env.PFI_MLLP_LARGE_MESSAGE_KMS_KEY_ID !== undefined && env.PFI_MLLP_LARGE_MESSAGE_BUCKET === undefined) {
+    problems.push('PFI_MLLP_LARGE_MESSAGE_KMS_KEY_ID: needs PFI_MLLP_LARGE_MESSAGE_BUCKET');
   }
   if (parsed.success && parsed.data.PFI_MLLP_PORT === parsed.data.PFI_MLLP_HEALTH_PORT) {
     problems.push('PFI_MLLP_HEALTH_PORT: must differ from PFI_MLLP_PORT');
@@ -75,8 +86,16 @@ async function main(): Promise<void> {
   const env = readEnv(process.env);
   const registry = await readRegistry(env);
   const metrics = createBridgeMetrics();
+  const largeMessages =
+    env.PFI_MLLP_LARGE_MESSAGE_BUCKET === undefined
+      ? undefined
+      : {
+          client: new S3Client({}),
+          bucket: env.PFI_MLLP_LARGE_MESSAGE_BUCKET,
+          kmsKeyId: env.PFI_MLLP_LARGE_MESSAGE_KMS_KEY_ID,
+        };
   const bridge = createMllpServer({
-    enqueue: createSqsEnqueue({ client: new SQSClient({}), queueUrl: env.PFI_MLLP_QUEUE_URL }),
+    enqueue: createSqsEnqueue({ client: new SQSClient({}), queueUrl: env.PFI_MLLP_QUEUE_URL, largeMessages }),
     registry,
     onEvent: metrics.recordEvent,
   });

@@ -17,6 +17,11 @@ export interface Partner {
   allowed: boolean;
   /** Charset fallback for this sender; the registry's `defaultCharset` when absent. */
   charset?: FallbackCharset;
+  /**
+   * The authority of this sender's IPPs (PID-3 type PI) as an OID or a URI, for feeds whose CX-4 names no OID:
+   * the worker records their IPPs under it.
+   */
+  ippAuthority?: string;
 }
 
 /** The registry file's content. */
@@ -28,7 +33,7 @@ export interface PartnerRegistryConfig {
 
 /** What to do with a message from one sender. */
 export type SenderDecision =
-  | { accepted: true; charset: FallbackCharset; known: boolean }
+  | { accepted: true; charset: FallbackCharset; known: boolean; ippSystem?: string }
   | { accepted: false; reason: 'unknown-sender' | 'not-allowed' };
 
 /** Lookup interface the server uses. */
@@ -55,6 +60,10 @@ const registrySchema = z.strictObject({
       facility: z.string(),
       allowed: z.boolean(),
       charset: charsetSchema.optional(),
+      ippAuthority: z
+        .string()
+        .regex(/^([0-2](\.(0|[1-9]\d*))+|[a-z][a-z0-9+.-]*:\S+)$/i, 'must be an OID or a URI')
+        .optional(),
     }),
   ),
 });
@@ -108,10 +117,20 @@ export function createPartnerRegistry(config: PartnerRegistryConfig): PartnerReg
           : { accepted: true, charset: config.defaultCharset, known: false };
       }
       if (!partner.allowed) return { accepted: false, reason: 'not-allowed' };
-      return { accepted: true, charset: partner.charset ?? config.defaultCharset, known: true };
+      const decision: SenderDecision = {
+        accepted: true,
+        charset: partner.charset ?? config.defaultCharset,
+        known: true,
+      };
+      if (partner.ippAuthority) decision.ippSystem = ippSystemOf(partner.ippAuthority);
+      return decision;
     },
   };
 }
+
+/** A bare OID becomes `urn:oid:<OID>`; a URI stays as is. */
+const ippSystemOf = (authority: string): string =>
+  /^[0-2](\.(0|[1-9]\d*))+$/.test(authority) ? `urn:oid:${authority}` : authority;
 
 /** Open registry with no partners: every sender accepted with `defaultCharset` (local development). */
 export function openRegistry(defaultCharset: FallbackCharset = 'utf-8'): PartnerRegistry {

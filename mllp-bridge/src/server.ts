@@ -40,6 +40,8 @@ export interface InboundMessage {
   /** SQS FIFO MessageDeduplicationId ({@link deduplicationKey}). */
   deduplicationId: string;
   receivedAt: Date;
+  /** The sender's IPP authority from the partner registry, when it names one. */
+  ippSystem?: string;
 }
 
 /** Why an ACK has its code. */
@@ -48,6 +50,7 @@ export type AckReason =
   | HeaderErrorCode
   | 'unknown-sender'
   | 'not-allowed'
+  | 'unsupported-message'
   | 'queue-error'
   | 'oversize'
   | 'shutting-down';
@@ -75,6 +78,11 @@ export interface MllpServerOptions {
   /** Durable enqueue; resolve only once the message is safe (AA), reject when it is not (AR, the sender retries). */
   enqueue(msg: InboundMessage): Promise<void>;
   registry: PartnerRegistry;
+  /**
+   * Whether the platform processes a message type/trigger (MSH-9.1/9.2); a refused one gets AE with ERR 200 at once
+   * instead of being queued for a worker that would dead-letter it. Default: every type is accepted.
+   */
+  accepts?: (type: string, event: string) => boolean;
   /** Largest payload in bytes; default 1 MiB. A larger frame gets AR and the connection is closed. */
   maxFrameBytes?: number;
   /** Close a connection with no traffic for this long; default 10 minutes. Not applied while a message is handled. */
@@ -115,6 +123,7 @@ const ERRORS = {
   // MSH-3 is coded from the user-defined table 0361 (Application): an unlisted sender is a value not in that table.
   sender: { code: '103', text: 'Table value not found', location: { segment: 'MSH', field: 3 } },
   internal: { code: '207', text: 'Application internal error' },
+  unsupported: { code: '200', text: 'Unsupported message type', location: { segment: 'MSH', field: 9 } },
 } satisfies Record<string, AckError>;
 
 const hashControlId = (id: string): string => createHash('sha256').update(id, 'utf8').digest('hex').slice(0, 16);
@@ -194,6 +203,15 @@ export function createMllpServer(opts: MllpServerOptions): MllpServer {
       if (isHeaderError(read)) return malformed(read, decoded.charset);
     }
     const header = read;
+    if (opts.accepts && !opts.accepts(header.messageType, header.triggerEvent)) {
+      return {
+        source: header,
+        code: 'AE',
+        reason: 'unsupported-message',
+        charset: decoded.charset,
+        error: ERRORS.unsupported,
+      };
+    }
     const message: InboundMessage = {
       body: decoded.text,
       header,
@@ -201,6 +219,7 @@ export function createMllpServer(opts: MllpServerOptions): MllpServer {
       deduplicationId: deduplicationKey(header, decoded.text),
       receivedAt: now(),
     };
+    if (decision.ippSystem) message.ippSystem = decision.ippSystem;
     const started = performance.now();
     try {
       await opts.enqueue(message);

@@ -4,6 +4,7 @@
  */
 
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { offloadToS3, type S3OffloadOptions } from './s3-offload.js';
 import type { InboundMessage } from './server.js';
 
 /** SQS maximum message size (1 MiB since 2025-08-04; the old limit was 262,144 bytes). */
@@ -27,6 +28,11 @@ export interface SqsEnqueueOptions {
   client: SQSClient;
   /** URL of the FIFO queue (`….fifo`). */
   queueUrl: string;
+  /**
+   * Where bodies over {@link MAX_SQS_BODY_BYTES} go (claim check); unset = such messages are rejected with
+   * {@link MessageTooLargeError}.
+   */
+  largeMessages?: S3OffloadOptions | undefined;
 }
 
 /**
@@ -34,21 +40,30 @@ export interface SqsEnqueueOptions {
  * shape the local queue gets in `scripts/start.ts`), grouped by `msg.groupId` and deduplicated by
  * `msg.deduplicationId`.
  *
- * A body over {@link MAX_SQS_BODY_BYTES} is rejected with {@link MessageTooLargeError} (the server answers AR).
- * Storing large messages in the document store and queueing a pointer (claim check) is a later step.
+ * A body over {@link MAX_SQS_BODY_BYTES}: with `largeMessages`, the HL7 text is first written to S3 and the body is
+ * `{ pointer: { bucket, key, bytes, sha256 }, receivedAt }` (same group and deduplication ids); without it, the
+ * message is rejected with {@link MessageTooLargeError}. Either way a rejection makes the server answer AR.
  *
  * @example
  * ```ts
  * const enqueue = createSqsEnqueue({ client: new SQSClient({}), queueUrl: process.env.PFI_MLLP_QUEUE_URL });
  * const bridge = createMllpServer({ enqueue, registry });
  * ```
- * @returns a function that resolves once `SendMessage` resolved and rejects on any SDK error or an oversized body.
+ * @returns a function that resolves once `SendMessage` resolved (after `PutObject` for a large message) and rejects
+ *   on any SDK error, or an oversized body without `largeMessages`; SQS is not called when the S3 put fails.
  */
 export function createSqsEnqueue(opts: SqsEnqueueOptions): (msg: InboundMessage) => Promise<void> {
   return async (msg) => {
-    const body = JSON.stringify({ message: msg.body, receivedAt: msg.receivedAt.toISOString() });
+    const receivedAt = msg.receivedAt.toISOString();
+    const partner = msg.ippSystem ? { ippSystem: msg.ippSystem } : {};
+    let body = JSON.stringify({ message: msg.body, receivedAt, ...partner });
     const bytes = Buffer.byteLength(body, 'utf8');
-    if (bytes > MAX_SQS_BODY_BYTES) throw new MessageTooLargeError(bytes);
+    if (bytes > MAX_SQS_BODY_BYTES) {
+      if (opts.largeMessages === undefined) throw new MessageTooLargeError(bytes);
+      // The object must be durable before the pointer is queued: the worker may read it at once.
+      const pointer = await offloadToS3(opts.largeMessages, msg.body, msg.receivedAt);
+      body = JSON.stringify({ pointer, receivedAt, ...partner });
+    }
     await opts.client.send(
       new SendMessageCommand({
         QueueUrl: opts.queueUrl,

@@ -122,12 +122,12 @@ describe('local platform over HTTP', () => {
     expect(bundle.entry.map((e) => e.resource.id)).toEqual([body.id]);
   });
 
-  it('acknowledges an HL7 message over MLLP once it is in the durable queue', async () => {
+  it('acknowledges an HL7 message over MLLP once queued, then the worker applies it to FHIR', async () => {
     const [host, port] = p.mllp.split(':') as [string, string];
     const message = [
       'MSH|^~\\&|GAM|CHU-TEST|PFI|PFI|20260305103000||ADT^A01^ADT_A01|E2E-0001|P|2.5^FRA^2.11|||||FRA|UNICODE UTF-8',
       'EVN||20260305103000',
-      'PID|||E2E-IPP-1^^^CHU-TEST&1.2.250.1.71.4.2.7.1.9.99&ISO^PI||Lefèvre^Hélène^^^^^L||19790305|F',
+      'PID|||E2E-IPP-1^^^CHU-TEST&1.2.250.1.71.4.2.7.1.9.99&ISO^PI||Mercier^Hélène^^^^^L||19790305|F',
       'PV1||I',
     ].join('\r');
     const ack = await new Promise<string>((resolve, reject) => {
@@ -145,8 +145,18 @@ describe('local platform over HTTP', () => {
       socket.on('error', reject);
     });
     expect(ack).toContain('MSA|AA|E2E-0001');
-    const health = (await (await fetch(p.health)).json()) as { queues: Record<string, { visible: number }> };
-    expect(health.queues['hl7-inbound']?.visible).toBe(1);
+    // The in-process worker drains the queue into FHIR.
+    const url = `${p.fhir}/Patient?identifier=${encodeURIComponent('urn:oid:1.2.250.1.71.4.2.7.1.9.99|E2E-IPP-1')}`;
+    let found: { total?: number; entry?: { resource: { name: { family: string; given: string[] }[] } }[] } = {};
+    for (let i = 0; i < 100 && !found.entry?.length; i++) {
+      if (i) await new Promise((r) => setTimeout(r, 100));
+      found = (await (await fetch(url, { headers: auth })).json()) as typeof found;
+    }
+    expect(found.entry?.[0]?.resource.name[0]).toMatchObject({ family: 'Mercier', given: ['Hélène'] });
+    const health = (await (await fetch(p.health)).json()) as {
+      queues: Record<string, { visible: number; inFlight: number; deadLetter: number }>;
+    };
+    expect(health.queues['hl7-inbound']).toEqual({ visible: 0, inFlight: 0, deadLetter: 0 });
   });
 
   it('refuses a body over the limit with 413', async () => {
