@@ -8,6 +8,7 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import { documentStoreFromConfig } from '../adapters/documents/from-config.js';
 import { ConfigError, loadConfig } from '../config.js';
 import {
   baseUrlFor,
@@ -147,7 +148,9 @@ export function createFhirApiHandler(deps: FhirApiDeps): FhirApi {
  */
 export async function createPlatformBackend(hooks: FhirApiHooks): Promise<FhirApiBackend> {
   const config = loadConfig();
-  const platform = await createFhirPlatform(config, { baseUrl: hooks.baseUrl, onError: hooks.onError });
+  // Binary contents of HL7 documents too large for a row are read back from the document store (S3).
+  const documents = await documentStoreFromConfig(config.documents);
+  const platform = await createFhirPlatform(config, { baseUrl: hooks.baseUrl, onError: hooks.onError, documents });
   return { handle: platform.handle, configuredBaseUrl: config.fhirBaseUrl, close: () => platform.db.close() };
 }
 

@@ -1,0 +1,122 @@
+/**
+ * Lambda entry point of the HL7 ingest worker: SQS FIFO event source (the MLLP bridge's queue), one FHIR transaction
+ * per message, partial batch failures through Powertools batch. Middy wiring and composition only: the use case is
+ * `hl7/ingest.ts`.
+ *
+ * FIFO semantics: `SqsFifoPartialProcessorAsync` with `skipGroupOnError` processes records in order and, after a
+ * failure, fails the rest of THAT message group only (its order must hold) while other patients go on. SQS then
+ * redelivers the failed records; after the queue's maxReceiveCount they land in the dead-letter queue, and
+ * `npm run hl7:redrive` (StartMessageMoveTask in AWS) puts them back after a fix.
+ */
+import { processPartialResponse, SqsFifoPartialProcessorAsync } from '@aws-lambda-powertools/batch';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import middy from '@middy/core';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { DocumentStore } from '../adapters/documents/document-store.js';
+import { documentStoreFromConfig } from '../adapters/documents/from-config.js';
+import { executorFromConfig } from '../adapters/sql/from-config.js';
+import { migrate } from '../adapters/sql/migrate.js';
+import { loadConfig } from '../config.js';
+import { FhirRepository } from '../fhir/repository/repository.js';
+import { FhirService } from '../fhir/service.js';
+import { resolveInboundBody } from '../hl7/inbound-body.js';
+import { type IngestDeps, ingestHl7 } from '../hl7/ingest.js';
+import { describeError } from '../hl7/worker.js';
+
+const SERVICE = 'pfi-hl7-ingest';
+
+export interface Hl7IngestBackend extends IngestDeps {
+  documents: DocumentStore;
+  close(): Promise<void>;
+}
+
+export interface Hl7IngestDeps {
+  /** Creates the backend on the first invocation (and again after a failed creation). */
+  createBackend: () => Promise<Hl7IngestBackend>;
+  logger: Logger;
+  metrics: Metrics;
+}
+
+/**
+ * Builds the handler around a lazily created backend.
+ *
+ * @example
+ * const ingest = createHl7IngestHandler({ createBackend: createIngestBackend, logger, metrics });
+ * export const handler = middy(ingest.base).use(injectLambdaContext(logger));
+ */
+export function createHl7IngestHandler(deps: Hl7IngestDeps) {
+  const { logger, metrics } = deps;
+  let backend: Promise<Hl7IngestBackend> | undefined;
+  const getBackend = () => {
+    if (!backend) {
+      const attempt = deps.createBackend();
+      backend = attempt;
+      attempt.catch(() => {
+        if (backend === attempt) backend = undefined;
+      });
+    }
+    return backend;
+  };
+
+  const record = async (r: SQSRecord): Promise<void> => {
+    const ready = await getBackend();
+    const attempt = Number(r.attributes.ApproximateReceiveCount || '1');
+    try {
+      const inbound = await resolveInboundBody(r.body, async (p) => (await ready.documents.get(p.key)).body);
+      const result = await ingestHl7(ready, inbound);
+      metrics.addMetric('Hl7Applied', MetricUnit.Count, 1);
+      for (const w of result.warnings) {
+        logger.info('hl7 warning', { controlId: result.controlId, warning: w.code });
+        metrics.addMetric('Hl7Warning', MetricUnit.Count, 1);
+      }
+    } catch (err) {
+      const error = describeError(err);
+      metrics.addMetric('Hl7Failed', MetricUnit.Count, 1);
+      // The reason is content-free (codes, element paths); the message itself stays in the queue/DLQ.
+      logger.warn('hl7 attempt failed', { messageId: r.messageId, attempt, error: error.code, reason: error.message });
+      throw err;
+    }
+  };
+
+  return {
+    async base(event: SQSEvent, context: Context): Promise<SQSBatchResponse> {
+      const processor = new SqsFifoPartialProcessorAsync();
+      return processPartialResponse(event, record, processor, { context, skipGroupOnError: true });
+    },
+    async close() {
+      const current = backend;
+      backend = undefined;
+      if (current) await (await current.catch(() => undefined))?.close();
+    },
+  };
+}
+
+/** The production backend: configuration from the environment, database (Data API), document store (S3). */
+export async function createIngestBackend(): Promise<Hl7IngestBackend> {
+  const config = loadConfig();
+  const db = await executorFromConfig(config.database);
+  try {
+    await migrate(db);
+  } catch (err) {
+    await db.close().catch(() => undefined);
+    throw err;
+  }
+  const documents = await documentStoreFromConfig(config.documents);
+  const service = new FhirService(new FhirRepository(db, config.maxResourceBytes), documents);
+  return { service, documents, close: () => db.close() };
+}
+
+const logger = new Logger({ serviceName: SERVICE });
+const metrics = new Metrics({ namespace: 'PFI', serviceName: SERVICE });
+const ingest = createHl7IngestHandler({ createBackend: createIngestBackend, logger, metrics });
+
+/** The Lambda handler (report batch item failures must be enabled on the event source mapping). */
+export const handler = middy(ingest.base)
+  .use(injectLambdaContext(logger, { clearState: true }))
+  .use(logMetrics(metrics));
+
+/** Closes the module-level backend so a test process can exit. */
+export const __closeForTests = ingest.close;
