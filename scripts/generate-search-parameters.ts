@@ -14,8 +14,12 @@ import { SUPPORTED_TYPES } from '../lambdas/fhir/types.js';
 /** Parameter types that map to an index table; composite and special are not indexed. */
 const INDEXED_TYPES = new Set(['string', 'token', 'date', 'reference', 'quantity', 'number', 'uri']);
 const OFFICIAL_PREFIX = 'http://hl7.org/fhir/SearchParameter/';
-/** `_id`, `_lastUpdated`, `_tag`... are answered from resource columns or not supported at all. */
+/**
+ * `_id` and `_lastUpdated` are answered from resource columns; of the other parameters on the abstract bases only
+ * these are indexed, on every type (`_tag`: the identity-vigilance flag the HL7 worker puts on Patients).
+ */
 const ABSTRACT_BASES = new Set(['Resource', 'DomainResource']);
+const INDEXED_RESOURCE_PARAMS = new Set(['_tag']);
 /**
  * Parameters whose matching rule we do not implement, left out rather than answered wrongly:
  * `phonetic` needs a sound-alike algorithm, not the plain string prefix (and it tripled the name rows).
@@ -75,10 +79,20 @@ export function buildSearchParameters(bundle: unknown, types: readonly string[])
     .map((e: unknown) => (e as { resource?: unknown }).resource)
     .filter(isSearchParameter)
     .filter((sp) => sp.url.startsWith(OFFICIAL_PREFIX) && INDEXED_TYPES.has(sp.type))
-    .filter((sp) => !sp.base.some((b) => ABSTRACT_BASES.has(b)) && !UNSUPPORTED_CODES.has(sp.code))
+    .filter((sp) => !UNSUPPORTED_CODES.has(sp.code))
+    .filter((sp) => !sp.base.some((b) => ABSTRACT_BASES.has(b)) || INDEXED_RESOURCE_PARAMS.has(sp.code))
     .sort((a, b) => (a.url < b.url ? -1 : a.url > b.url ? 1 : 0));
   for (const sp of sorted) {
     if (!sp.expression) continue;
+    if (sp.base.some((b) => ABSTRACT_BASES.has(b))) {
+      // `Resource.meta.tag` → `<Type>.meta.tag` on every type.
+      const path = sp.expression.replace(/^(Resource|DomainResource)\./, '');
+      for (const [type, params] of byType) {
+        if (!params.has(sp.code))
+          params.set(sp.code, { code: sp.code, type: sp.type, expression: `${type}.${path}`, url: sp.url });
+      }
+      continue;
+    }
     const parts = splitUnion(sp.expression);
     for (const base of sp.base) {
       const params = byType.get(base);

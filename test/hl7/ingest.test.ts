@@ -138,6 +138,12 @@ describe('identity (A28, A31, A08) and INS rules', () => {
     expect(a.identifier.some((i: any) => i.value === ins)).toBe(true);
     expect(b.identifier.some((i: any) => i.value === ins)).toBe(false);
     for (const p of [a, b]) expect(p.meta.tag).toContainEqual(VIGILANCE_TAG);
+    // The identity-vigilance cell's work list.
+    const { result } = await service.search(INGEST_AUTH, 'Patient', [
+      ['_tag', `${VIGILANCE_TAG.system}|${VIGILANCE_TAG.code}`],
+      ['_count', '1000'],
+    ]);
+    expect(result.matches.map((m) => m.id)).toEqual(expect.arrayContaining([a.id, b.id]));
   });
 
   it('a result keyed by the INS alone, then the admission with IPP + INS, make one Patient', async () => {

@@ -25,10 +25,12 @@ describe('getSearchParam', () => {
     );
   });
 
-  it('does not list _id, _lastUpdated or other Resource-level parameters', () => {
-    for (const code of ['_id', '_lastUpdated', '_tag', '_profile', '_security', '_source', '_text', '_content']) {
+  it('lists _tag on every type and no other Resource-level parameter (_id, _lastUpdated are columns)', () => {
+    for (const code of ['_id', '_lastUpdated', '_profile', '_security', '_source', '_text', '_content']) {
       expect(getSearchParam('Patient', code)).toBeUndefined();
     }
+    expect(getSearchParam('Patient', '_tag')).toMatchObject({ type: 'token', expression: 'Patient.meta.tag' });
+    expect(getSearchParam('Binary', '_tag')).toMatchObject({ expression: 'Binary.meta.tag' });
   });
 
   it('does not list composite or special parameters', () => {
@@ -55,8 +57,8 @@ describe('listSearchParams', () => {
     }
   });
 
-  it('lists nothing for Binary and unknown types', () => {
-    expect(listSearchParams('Binary')).toEqual([]);
+  it('lists only _tag for Binary, nothing for unknown types', () => {
+    expect(listSearchParams('Binary').map((p) => p.code)).toEqual(['_tag']);
     expect(listSearchParams('Nope')).toEqual([]);
   });
 
