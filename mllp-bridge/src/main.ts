@@ -9,6 +9,7 @@ import http from 'node:http';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { z } from 'zod';
+import { DEFAULT_ACCEPTED_TYPES, parseAcceptList } from './accepted-types.js';
 import { createBridgeMetrics } from './metrics.js';
 import { loadRegistryFile, openRegistry, type PartnerRegistry, RegistryError } from './registry.js';
 import { createMllpServer } from './server.js';
@@ -42,6 +43,8 @@ const envSchema = z.object({
     .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name')
     .optional(),
   PFI_MLLP_LARGE_MESSAGE_KMS_KEY_ID: z.string().min(1, 'must not be empty').optional(),
+  /** Message types queued (`TYPE^EVENT` or `TYPE^*`, comma-separated); others get AE. Default: the worker's set. */
+  PFI_MLLP_ACCEPT: z.string().min(1, 'must not be empty').default(DEFAULT_ACCEPTED_TYPES),
   AWS_EXECUTION_ENV: z.string().optional(),
 });
 
@@ -57,6 +60,13 @@ function readEnv(env: NodeJS.ProcessEnv): Env {
   }
   if (env.PFI_MLLP_LARGE_MESSAGE_KMS_KEY_ID !== undefined && env.PFI_MLLP_LARGE_MESSAGE_BUCKET === undefined) {
     problems.push('PFI_MLLP_LARGE_MESSAGE_KMS_KEY_ID: needs PFI_MLLP_LARGE_MESSAGE_BUCKET');
+  }
+  if (parsed.success) {
+    try {
+      parseAcceptList(parsed.data.PFI_MLLP_ACCEPT);
+    } catch (err) {
+      problems.push(`PFI_MLLP_ACCEPT: ${(err as Error).message}`);
+    }
   }
   if (parsed.success && parsed.data.PFI_MLLP_PORT === parsed.data.PFI_MLLP_HEALTH_PORT) {
     problems.push('PFI_MLLP_HEALTH_PORT: must differ from PFI_MLLP_PORT');
@@ -97,6 +107,7 @@ async function main(): Promise<void> {
   const bridge = createMllpServer({
     enqueue: createSqsEnqueue({ client: new SQSClient({}), queueUrl: env.PFI_MLLP_QUEUE_URL, largeMessages }),
     registry,
+    accepts: parseAcceptList(env.PFI_MLLP_ACCEPT),
     onEvent: metrics.recordEvent,
   });
 
