@@ -139,6 +139,9 @@ function provenance(m: MappedMessage, id: string, written: Written[], inbound: I
  * ```
  */
 export async function ingestHl7(deps: IngestDeps, inbound: InboundHl7): Promise<IngestResult> {
+  if (Number.isNaN(Date.parse(inbound.receivedAt))) {
+    throw new PoisonMessageError('bad-received-at', 'the queue message has no valid receivedAt instant');
+  }
   const mapped = parse(inbound);
   const sha256 = createHash('sha256').update(inbound.message, 'utf8').digest('hex');
   const rawKey = rawMessageKey(sha256, inbound.receivedAt);

@@ -180,6 +180,9 @@ describe('identity (A28, A31, A08) and INS rules', () => {
       code: 'unsupported-message',
     });
     await expect(ingest(pam({ event: 'A28', controlId: 'X2' }))).rejects.toBeInstanceOf(PoisonMessageError);
+    await expect(ingest(pam({ event: 'A28', controlId: 'X3', ipp: 'P1' }), 'yesterday')).rejects.toMatchObject({
+      code: 'bad-received-at',
+    });
   });
 });
 
