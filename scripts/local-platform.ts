@@ -16,12 +16,12 @@ import { createFhirPlatform, type FhirPlatform } from '../lambdas/fhir/platform.
 import { resolveInboundBody } from '../lambdas/hl7/inbound-body.js';
 import { ingestHl7, purgeRawMessages } from '../lambdas/hl7/ingest.js';
 import { messageKind } from '../lambdas/hl7/map/message.js';
+import { HL7_INBOUND_QUEUE } from '../lambdas/hl7/queues.js';
 import { type Hl7Worker, startHl7Worker } from '../lambdas/hl7/worker.js';
 import { loadRegistryFile, openRegistry } from '../mllp-bridge/src/registry.js';
 import { createMllpServer, type MllpServer } from '../mllp-bridge/src/server.js';
 
-/** The queue the MLLP bridge fills and the HL7 ingest worker drains. */
-export const HL7_INBOUND_QUEUE = 'hl7-inbound';
+export { HL7_INBOUND_QUEUE };
 
 const HOUR_MS = 3_600_000;
 

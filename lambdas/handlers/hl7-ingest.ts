@@ -62,9 +62,9 @@ export function createHl7IngestHandler(deps: Hl7IngestDeps) {
   };
 
   const record = async (r: SQSRecord): Promise<void> => {
-    const ready = await getBackend();
     const attempt = Number(r.attributes.ApproximateReceiveCount || '1');
     try {
+      const ready = await getBackend();
       const inbound = await resolveInboundBody(r.body, async (p) => (await ready.documents.get(p.key)).body);
       const result = await ingestHl7(ready, inbound);
       metrics.addMetric('Hl7Applied', MetricUnit.Count, 1);

@@ -6,6 +6,9 @@
  */
 
 import type { QueuePort, ReceivedMessage } from '../adapters/queue/queue.js';
+import { SqlError } from '../adapters/sql/executor.js';
+import { FhirError } from '../fhir/errors.js';
+import { InboundBodyError } from './inbound-body.js';
 import type { InboundHl7, IngestResult } from './ingest.js';
 import { PoisonMessageError } from './ingest.js';
 
@@ -44,24 +47,34 @@ export interface Hl7Worker {
 /** Redelivery delay after a failed attempt: 1, 2, 4… seconds, at most 60. */
 export const retryDelaySeconds = (receiveCount: number): number => Math.min(60, 2 ** Math.max(0, receiveCount - 1));
 
-/** The content-free description of an error kept with the message for the dead-letter queue. */
+/** Errors no retry can fix: their message goes to the dead-letter queue without waiting between attempts. */
+export const isPoison = (err: unknown): boolean => err instanceof PoisonMessageError || err instanceof InboundBodyError;
+
+/**
+ * The content-free description of an error kept with the message for the dead-letter queue and the logs. Only errors
+ * whose messages PFI writes without values are quoted (poison reasons, FHIR diagnostics naming elements, SQL errors
+ * with values redacted); any other error is reduced to its name.
+ */
 export function describeError(err: unknown): { name: string; code: string; message: string } {
   if (err instanceof PoisonMessageError) return { name: err.name, code: err.code, message: err.message };
-  if (err instanceof Error) {
-    const status = (err as { status?: unknown }).status;
-    // FHIR errors carry content-free diagnostics (validation issues name elements, never values).
-    const issues = (err as { issues?: { diagnostics?: string }[] }).issues;
-    const detail = issues
-      ?.map((i) => i.diagnostics)
-      .filter(Boolean)
-      .join('; ');
-    return {
-      name: err.name,
-      code: typeof status === 'number' ? `fhir-${status}` : 'error',
-      message: (detail || err.message).slice(0, 1000),
-    };
+  if (err instanceof InboundBodyError) return { name: err.name, code: 'bad-queue-body', message: err.message };
+  if (err instanceof FhirError) {
+    const detail = err.issues.map((i) => i.diagnostics ?? i.code).join('; ');
+    return { name: err.name, code: `fhir-${err.status}`, message: detail.slice(0, 1000) };
   }
+  if (err instanceof SqlError)
+    return { name: err.name, code: `sql-${err.code ?? 'error'}`, message: err.message.slice(0, 1000) };
+  if (err instanceof Error) return { name: err.name, code: 'error', message: err.name };
   return { name: 'Error', code: 'error', message: 'unknown error' };
+}
+
+/** Event hooks are observers: their failure must not change what happens to the message. */
+function safely(fn: () => void): void {
+  try {
+    fn();
+  } catch {
+    // ignored on purpose
+  }
 }
 
 export function startHl7Worker(opts: Hl7WorkerOptions): Hl7Worker {
@@ -87,25 +100,29 @@ export function startHl7Worker(opts: Hl7WorkerOptions): Hl7Worker {
     });
 
   async function handle(m: ReceivedMessage): Promise<void> {
+    let result: IngestResult;
     try {
       const inbound = await opts.resolveBody(m.body);
-      const result = await opts.ingest(inbound);
-      await opts.queue.delete(opts.queueName, m.receipt);
-      stats.applied++;
-      opts.events?.applied?.(result, m);
+      result = await opts.ingest(inbound);
     } catch (err) {
       const error = describeError(err);
       const final = m.receiveCount >= maxReceives;
       stats.failed++;
       if (final) stats.deadLettered++;
-      opts.events?.failed?.(error, m, final);
+      safely(() => opts.events?.failed?.(error, m, final));
       await opts.queue
         .release(opts.queueName, m.receipt, {
-          delaySeconds: final ? 0 : retryDelaySeconds(m.receiveCount),
+          delaySeconds: final || isPoison(err) ? 0 : retryDelaySeconds(m.receiveCount),
           error: `${error.name} (${error.code}): ${error.message}`,
         })
         .catch(() => undefined);
+      return;
     }
+    stats.applied++;
+    // Applied and committed: a delete that fails (receipt gone stale after a visibility timeout) only means the
+    // message comes again, and its redelivery changes nothing.
+    await opts.queue.delete(opts.queueName, m.receipt).catch(() => undefined);
+    safely(() => opts.events?.applied?.(result, m));
   }
 
   const loop = (async () => {
@@ -142,6 +159,7 @@ export function startHl7Worker(opts: Hl7WorkerOptions): Hl7Worker {
       wake?.();
     },
     idle() {
+      if (stopped) return Promise.resolve();
       return new Promise<void>((resolve) => {
         idleWaiters.push(resolve);
         wake?.();

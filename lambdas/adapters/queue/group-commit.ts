@@ -33,6 +33,7 @@ export function groupCommit(
   opts: GroupCommitOptions = {},
 ): (message: OutgoingMessage) => Promise<void> {
   const maxBatch = opts.maxBatch ?? 500;
+  if (!Number.isInteger(maxBatch) || maxBatch < 1) throw new RangeError('maxBatch must be a positive integer');
   let pending: Pending[] = [];
   let flushing = false;
 
