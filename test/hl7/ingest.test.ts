@@ -478,6 +478,21 @@ describe('results (ORU^R01) and documents (MDM)', () => {
     );
   });
 
+  it("a result whose visit number is another patient's stay is recorded without linking that stay", async () => {
+    const visit = fresh('V');
+    await send({ event: 'A01', ipp: fresh('IPP'), visit, zbe: { id: `${visit}-1`, at: '20260110083000' } });
+    const message = oru({
+      ipp: fresh('IPP'),
+      filler: fresh('F'),
+      obx: ['OBX|1|NM|2093-3^Cholestérol^LN||5.1|mmol/L|||||F'],
+    })
+      .replace(/(PID\|[^\r]*)/, `$1\rPV1|1|I|||||||||||||||||${visit}^^^${CHU}^VN`);
+    const r = await ingest(message);
+    expect(r.warnings.map((w) => w.code)).toContain('encounter-other-patient');
+    const report = await read(r.written.find((w) => w.reference.startsWith('DiagnosticReport/'))!.reference);
+    expect(report.encounter).toBeUndefined();
+  });
+
   it('OBX-11 C corrects the same Observation; D marks it entered-in-error', async () => {
     const ipp = fresh('IPP');
     const filler = fresh('F');

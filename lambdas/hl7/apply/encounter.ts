@@ -126,11 +126,15 @@ export async function applyVisit(
   const existing = await ctx.find('Encounter', visit.identifier);
   const id = (existing?.['id'] as string | undefined) ?? ctx.newId();
   const subject = { reference: `Patient/${patientId}` };
-  if (!recordsMovement) {
-    const sameSubject = (existing?.['subject'] as Json | undefined)?.['reference'] === subject.reference;
-    if (existing && sameSubject) return `Encounter/${id}`;
-    if (existing) ctx.warn('encounter-other-patient', 'the visit number belongs to a stay of another patient');
-    if (existing) return `Encounter/${id}`;
+  const otherPatient = existing && (existing['subject'] as Json | undefined)?.['reference'] !== subject.reference;
+  if (!recordsMovement && existing) {
+    if (!otherPatient) return `Encounter/${id}`;
+    // A result or document must not point at someone else's stay: it is recorded without one.
+    ctx.warn('encounter-other-patient', 'the visit number belongs to a stay of another patient: not linked');
+    return undefined;
+  }
+  if (otherPatient) {
+    ctx.warn('encounter-moved-patient', 'the visit number belonged to a stay of another patient: moved to this one');
   }
 
   const change = recordsMovement ? applyMovement(movementsOf(existing), event, visit) : undefined;
