@@ -76,6 +76,7 @@ export async function startLocalPlatform(config: Config, opts: LocalPlatformOpti
   const httpPort = await listen(http, config.http.port, config.http.host);
   if (!config.fhirBaseUrl) baseUrl = `http://${config.http.host}:${httpPort}/fhir`;
 
+  const practitioners = new Map<string, string>();
   const worker = startHl7Worker({
     queue,
     queueName: HL7_INBOUND_QUEUE,
@@ -83,7 +84,7 @@ export async function startLocalPlatform(config: Config, opts: LocalPlatformOpti
     maxReceives: config.hl7.maxReceives,
     idlePollMs: opts.worker === false ? 3_600_000 : 1_000,
     resolveBody: (body) => resolveInboundBody(body, async (p) => (await documents.get(p.key)).body),
-    ingest: (inbound) => ingestHl7({ service: platform.service, documents }, inbound),
+    ingest: (inbound) => ingestHl7({ service: platform.service, documents, practitioners }, inbound),
     events: {
       applied: (result) => {
         for (const w of result.warnings) logger.info('hl7 warning', { controlId: result.controlId, warning: w.code });

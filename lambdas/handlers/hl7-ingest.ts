@@ -106,7 +106,7 @@ export async function createIngestBackend(): Promise<Hl7IngestBackend> {
   }
   const documents = await documentStoreFromConfig(config.documents);
   const service = new FhirService(new FhirRepository(db, config.maxResourceBytes), documents);
-  return { service, documents, close: () => db.close() };
+  return { service, documents, practitioners: new Map(), close: () => db.close() };
 }
 
 const logger = new Logger({ serviceName: SERVICE });

@@ -18,6 +18,8 @@ import { Hl7ParseError, parseHl7 } from './parser.js';
 export interface IngestDeps {
   service: FhirService;
   documents: DocumentStore;
+  /** Practitioner ids by identifier, kept between messages (one lookup saved per message naming a doctor). */
+  practitioners?: Map<string, string>;
 }
 
 export interface InboundHl7 {
@@ -145,11 +147,19 @@ export async function ingestHl7(deps: IngestDeps, inbound: InboundHl7): Promise<
   const mapped = parse(inbound);
   const sha256 = createHash('sha256').update(inbound.message, 'utf8').digest('hex');
   const rawKey = rawMessageKey(sha256, inbound.receivedAt);
-  // Kept before the transaction: a failed attempt leaves the raw message for diagnosis, a retry overwrites it.
-  await deps.documents.put(rawKey, inbound.message, { contentType: 'x-application/hl7-v2+er7; charset=utf-8' });
+  // Written while the transaction runs (a file or S3 write costs as much as the whole transaction); the attempt
+  // succeeds only once both are done, so a failed write makes the message come again (its FHIR part is then a no-op).
+  const stored = deps.documents.put(rawKey, inbound.message, {
+    contentType: 'x-application/hl7-v2+er7; charset=utf-8',
+  });
+  stored.catch(() => undefined); // awaited below; not an unhandled rejection while the transaction runs
   const provenanceId = `hl7-${sha256.slice(0, 40)}`;
-  return deps.service.repo.db.transaction(async (tx) => {
-    const ctx = new ApplyContext(deps.service.withRepository(deps.service.repo.withExecutor(tx)), deps.documents);
+  const result = await deps.service.repo.db.transaction(async (tx) => {
+    const ctx = new ApplyContext(
+      deps.service.withRepository(deps.service.repo.withExecutor(tx)),
+      deps.documents,
+      deps.practitioners,
+    );
     await apply(ctx, mapped);
     const written = [...ctx.written];
     await ctx.write(provenance(mapped, provenanceId, written, inbound, rawKey));
@@ -164,6 +174,8 @@ export async function ingestHl7(deps: IngestDeps, inbound: InboundHl7): Promise<
       rawKey,
     };
   });
+  await stored;
+  return result;
 }
 
 /** Deletes raw messages older than `days` (the retention of the raw HL7 archive). */

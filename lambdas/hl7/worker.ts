@@ -93,7 +93,7 @@ export function startHl7Worker(opts: Hl7WorkerOptions): Hl7Worker {
       const timer = setTimeout(done, ms);
       function done() {
         clearTimeout(timer);
-        wake = undefined;
+        if (wake === done) wake = undefined;
         resolve();
       }
       wake = done;
@@ -125,13 +125,22 @@ export function startHl7Worker(opts: Hl7WorkerOptions): Hl7Worker {
     safely(() => opts.events?.applied?.(result, m));
   }
 
+  // A pipeline rather than batches: a slow message holds only its own slot. New messages are received once half the
+  // slots are free (fewer receive statements), or at once when the worker has nothing in flight.
+  const inFlight = new Set<Promise<void>>();
+  const refillAt = Math.max(1, Math.floor(concurrency / 2));
   const loop = (async () => {
     while (!stopped) {
+      const free = concurrency - inFlight.size;
+      if (inFlight.size > 0 && free < refillAt) {
+        await Promise.race(inFlight);
+        continue;
+      }
       let batch: ReceivedMessage[] = [];
       try {
         notified = false;
         batch = await opts.queue.receive(opts.queueName, {
-          max: concurrency,
+          max: free,
           visibilityTimeoutSeconds: visibility,
           maxReceives,
         });
@@ -140,17 +149,27 @@ export function startHl7Worker(opts: Hl7WorkerOptions): Hl7Worker {
         await sleep(idlePollMs);
         continue;
       }
-      if (batch.length === 0) {
-        const depth = await opts.queue.depth(opts.queueName).catch(() => undefined);
-        if (depth && depth.visible === 0 && depth.inFlight === 0) {
-          for (const w of idleWaiters) w();
-          idleWaiters = [];
-        }
-        if (!notified && !stopped) await sleep(idlePollMs);
+      for (const m of batch) {
+        const p: Promise<void> = handle(m).finally(() => {
+          inFlight.delete(p);
+          wake?.();
+        });
+        inFlight.add(p);
+      }
+      if (batch.length > 0) continue;
+      if (inFlight.size > 0) {
+        // Nothing deliverable now: the next completion (which may free its group) or an enqueue wakes us.
+        if (!notified) await Promise.race([...inFlight, sleep(idlePollMs)]);
         continue;
       }
-      await Promise.all(batch.map(handle));
+      const depth = await opts.queue.depth(opts.queueName).catch(() => undefined);
+      if (depth && depth.visible === 0 && depth.inFlight === 0) {
+        for (const w of idleWaiters) w();
+        idleWaiters = [];
+      }
+      if (!notified && !stopped) await sleep(idlePollMs);
     }
+    await Promise.all(inFlight);
   })();
 
   return {

@@ -355,17 +355,31 @@ export function escapeValue(value: string, seps: Separators): string {
 
 /** `YYYYMMDDHHMMSS+hhmm` in Europe/Paris local time (summer time included). */
 export function parisTimestamp(now: Date): string {
-  const parts = new Intl.DateTimeFormat('en-GB', {
-    timeZone: 'Europe/Paris',
-    year: 'numeric',
-    month: '2-digit',
-    day: '2-digit',
-    hour: '2-digit',
-    minute: '2-digit',
-    second: '2-digit',
-    hourCycle: 'h23',
-    timeZoneName: 'longOffset',
-  }).formatToParts(now);
+  // Formatting with Intl costs tens of µs: one formatting per second serves every ACK of that second.
+  const second = Math.floor(now.getTime() / 1000);
+  if (second !== cachedSecond) {
+    cachedTimestamp = formatParis(now);
+    cachedSecond = second;
+  }
+  return cachedTimestamp;
+}
+
+let cachedSecond = Number.NaN;
+let cachedTimestamp = '';
+const PARIS = new Intl.DateTimeFormat('en-GB', {
+  timeZone: 'Europe/Paris',
+  year: 'numeric',
+  month: '2-digit',
+  day: '2-digit',
+  hour: '2-digit',
+  minute: '2-digit',
+  second: '2-digit',
+  hourCycle: 'h23',
+  timeZoneName: 'longOffset',
+});
+
+function formatParis(now: Date): string {
+  const parts = PARIS.formatToParts(now);
   const get = (type: Intl.DateTimeFormatPartTypes): string => parts.find((p) => p.type === type)?.value ?? '';
   // longOffset is `GMT+01:00`, `GMT+02:00`, or plain `GMT` for a zero offset.
   const offset = /^GMT([+-])(\d{2}):(\d{2})$/.exec(get('timeZoneName'));

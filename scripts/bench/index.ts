@@ -1,16 +1,24 @@
 /**
- * `npm run bench -- <name> [options]`: the benchmarks. `fhir` measures the FHIR API (see fhir.ts).
+ * `npm run bench -- <name> [options]`: the benchmarks. `fhir` measures the FHIR API (see fhir.ts), `hl7` the HL7 v2
+ * ingestion (see hl7.ts).
  */
 import { runFhirBench } from './fhir.js';
+import { runHl7Bench } from './hl7.js';
 
 const USAGE = `usage: npm run bench -- <benchmark> [options]
   fhir    FHIR server: seeding, then create/read/search over HTTP on PGlite and PostgreSQL
-          (npm run bench -- fhir --help for its options)`;
+          (npm run bench -- fhir --help for its options)
+  hl7     HL7 v2 ingestion: parse + map on one core (next to @medplum/core), then MLLP end to end on the
+          local platform (PGlite and PostgreSQL) next to a bare MLLP server
+          (npm run bench -- hl7 --help for its options)`;
 
 const [name, ...rest] = process.argv.slice(2);
 switch (name) {
   case 'fhir':
     process.exitCode = await runFhirBench(rest);
+    break;
+  case 'hl7':
+    process.exitCode = await runHl7Bench(rest);
     break;
   default:
     process.stderr.write(`${name === undefined ? '' : `bench: unknown benchmark '${name}'\n`}${USAGE}\n`);

@@ -485,8 +485,7 @@ describe('results (ORU^R01) and documents (MDM)', () => {
       ipp: fresh('IPP'),
       filler: fresh('F'),
       obx: ['OBX|1|NM|2093-3^Cholestérol^LN||5.1|mmol/L|||||F'],
-    })
-      .replace(/(PID\|[^\r]*)/, `$1\rPV1|1|I|||||||||||||||||${visit}^^^${CHU}^VN`);
+    }).replace(/(PID\|[^\r]*)/, `$1\rPV1|1|I|||||||||||||||||${visit}^^^${CHU}^VN`);
     const r = await ingest(message);
     expect(r.warnings.map((w) => w.code)).toContain('encounter-other-patient');
     const report = await read(r.written.find((w) => w.reference.startsWith('DiagnosticReport/'))!.reference);

@@ -61,6 +61,11 @@ export function groupCommit(
   return (message) =>
     new Promise<void>((resolve, reject) => {
       pending.push({ message, resolve, reject });
-      if (!flushing) void flush();
+      if (!flushing) {
+        flushing = true;
+        // Start on the next turn of the event loop: the messages read from the sockets in this turn go together.
+        // (An embedded database runs its statement synchronously, so nothing could pile up while it is in flight.)
+        setImmediate(() => void flush());
+      }
     });
 }

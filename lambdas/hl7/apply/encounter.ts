@@ -10,6 +10,7 @@ import type { VisitFacts } from '../map/visit.js';
 import type { ApplyContext, Json } from './context.js';
 
 export const MOVEMENT_EXTENSION = 'urn:pfi:fhir:StructureDefinition:pam-movement';
+const MAX_CACHED_PRACTITIONERS = 10_000;
 const UF_SYSTEM = 'urn:pfi:hl7:unite-fonctionnelle';
 const ACT_CODE = 'http://terminology.hl7.org/CodeSystem/v3-ActCode';
 
@@ -91,8 +92,16 @@ export function movementsOf(encounter: Json | undefined): StoredMovement[] {
 async function practitionerRef(ctx: ApplyContext, doctor: Xcn): Promise<Json | undefined> {
   if (!doctor.system || !doctor.id) return undefined;
   const identifier = { system: doctor.system, value: doctor.id };
+  const key = `${identifier.system}|${identifier.value}`;
+  const cached = ctx.practitioners.get(key);
+  if (cached) return { reference: `Practitioner/${cached}` };
   const existing = await ctx.find('Practitioner', identifier);
-  if (existing) return { reference: `Practitioner/${existing['id']}` };
+  if (existing) {
+    // Only committed, found ids are cached (one created in this transaction could still roll back).
+    if (ctx.practitioners.size >= MAX_CACHED_PRACTITIONERS) ctx.practitioners.clear();
+    ctx.practitioners.set(key, existing['id'] as string);
+    return { reference: `Practitioner/${existing['id']}` };
+  }
   const id = ctx.newId();
   const name: Json = {};
   if (doctor.family) name['family'] = doctor.family;

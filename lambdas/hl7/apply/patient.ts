@@ -117,8 +117,11 @@ export async function upsertPatient(
   facts: PatientFacts,
   opts: PatientUpsertOptions = {},
 ): Promise<Json> {
-  let target = opts.target ?? (facts.ipp ? await ctx.find('Patient', facts.ipp) : undefined);
-  const byIns = facts.ins ? await ctx.find('Patient', facts.ins) : undefined;
+  const keys = [...(opts.target ? [] : facts.ipp ? [facts.ipp] : []), ...(facts.ins ? [facts.ins] : [])];
+  const found = keys.length ? await ctx.findAny('Patient', keys) : [];
+  const holds = (p: Json, id: BusinessIdentifier) => identifiersOf(p).some((i) => same(i, id) && i.use !== 'old');
+  let target = opts.target ?? (facts.ipp ? found.find((p) => holds(p, facts.ipp!)) : undefined);
+  const byIns = facts.ins ? found.find((p) => holds(p, facts.ins!)) : undefined;
   let conflict: Json | undefined;
   if (byIns) {
     if (!target) {

@@ -60,11 +60,13 @@ function track(p: Promise<void>) {
 }
 
 describe('groupCommit', () => {
-  it('sends the first message alone at once, to the named queue', async () => {
+  it('an idle sender writes on the next event-loop turn, with what arrived in the same turn', async () => {
     const fake = fakeQueue();
     const send = groupCommit(fake.queue, 'hl7-inbound');
     const first = track(send(msg(1)));
-    // No timer, no tick: an idle sender writes immediately.
+    // No timer: only the current turn is waited for (messages read from several sockets in it go together).
+    expect(fake.calls).toHaveLength(0);
+    await settle();
     expect(fake.calls.map((c) => [c.queue, c.bodies])).toEqual([['hl7-inbound', ['m1']]]);
     await settle();
     expect(first.status).toBe('pending');
@@ -77,6 +79,7 @@ describe('groupCommit', () => {
     const fake = fakeQueue();
     const send = groupCommit(fake.queue, 'q');
     const p1 = track(send(msg(1)));
+    await settle();
     const rest = [2, 3, 4].map((n) => track(send(msg(n))));
     await settle();
     // Still one send: the others wait for it.
@@ -100,6 +103,7 @@ describe('groupCommit', () => {
     const fake = fakeQueue();
     const send = groupCommit(fake.queue, 'q');
     const p1 = track(send(msg(1)));
+    await settle();
     const p2 = track(send(msg(2)));
     const p3 = track(send(msg(3)));
     fake.calls[0]?.resolve();
@@ -119,12 +123,14 @@ describe('groupCommit', () => {
     await settle();
     expect(p4.status).toBe('resolved');
 
-    // After a failure as the first send of an idle sender, the next message is sent at once too.
+    // After a failure as the first send of an idle sender, the next message is sent on the next turn too.
     const p5 = track(send(msg(5)));
+    await settle();
     fake.calls[3]?.reject(failure);
     await settle();
     expect(p5.status).toBe('rejected');
     const p6 = track(send(msg(6)));
+    await settle();
     expect(fake.calls.map((c) => c.bodies).slice(3)).toEqual([['m5'], ['m6']]);
     fake.calls[4]?.resolve();
     await settle();
@@ -135,13 +141,18 @@ describe('groupCommit', () => {
     const fake = fakeQueue();
     const send = groupCommit(fake.queue, 'q', { maxBatch: 2 });
     const states = [1, 2, 3, 4, 5, 6].map((n) => track(send(msg(n))));
-    for (let i = 0; i < 4; i++) {
+    for (let i = 0; i < 3; i++) {
       await settle();
       expect(fake.calls).toHaveLength(i + 1);
       fake.calls[i]?.resolve();
     }
     await settle();
-    expect(fake.calls.map((c) => c.bodies)).toEqual([['m1'], ['m2', 'm3'], ['m4', 'm5'], ['m6']]);
+    // All six arrived in one turn: they go out in maxBatch slices.
+    expect(fake.calls.map((c) => c.bodies)).toEqual([
+      ['m1', 'm2'],
+      ['m3', 'm4'],
+      ['m5', 'm6'],
+    ]);
     expect(states.every((s) => s.status === 'resolved')).toBe(true);
     expect(fake.maxInFlight()).toBe(1);
   });

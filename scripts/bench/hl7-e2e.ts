@@ -1,0 +1,216 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { createPgExecutor } from '../../lambdas/adapters/sql/pg.js';
+import { loadConfig } from '../../lambdas/config.js';
+import { HL7_INBOUND_QUEUE, startLocalPlatform } from '../local-platform.js';
+import { redactUrl } from './fhir-options.js';
+import type { MllpLoadClient } from './hl7-client-thread.js';
+import type { AdtPlan } from './hl7-messages.js';
+import { epochNow, startBareAckServer } from './hl7-mllp.js';
+import type { Hl7Backend } from './hl7-options.js';
+import { type AckFigures, ackFigures, type BackendRun, type IngestFigures } from './hl7-results.js';
+
+/**
+ * Part (b) of `npm run bench -- hl7`: the same MLLP load against a bare ACK server (the ceiling) and against the
+ * local platform (`startLocalPlatform`, as `npm start` runs it) on a fresh embedded database or a fresh database on
+ * a PostgreSQL server; then the wait until the ingest worker has applied every message, checked in the FHIR tables.
+ */
+
+const HOST = '127.0.0.1';
+const APPLIED_POLL_MS = 10;
+const CEILING_ROUNDS = 3;
+
+/**
+ * A silent logger that counts what the platform reports: ingest warnings (`warning` codes) and failed attempts
+ * (`error` codes). Codes only: the platform's log attributes never carry message content, and nothing is printed.
+ */
+class CountingLogger extends Logger {
+  readonly warnings: Record<string, number> = {};
+  readonly failures: Record<string, number> = {};
+
+  constructor() {
+    super({ logLevel: 'SILENT' });
+  }
+
+  #count(extra: unknown[]): void {
+    for (const x of extra) {
+      if (typeof x !== 'object' || x === null) continue;
+      const { warning, error } = x as { warning?: unknown; error?: unknown };
+      if (typeof warning === 'string') this.warnings[warning] = (this.warnings[warning] ?? 0) + 1;
+      if (typeof error === 'string') this.failures[error] = (this.failures[error] ?? 0) + 1;
+    }
+  }
+
+  override info(...args: Parameters<Logger['info']>): void {
+    this.#count(args.slice(1));
+  }
+
+  override warn(...args: Parameters<Logger['warn']>): void {
+    this.#count(args.slice(1));
+  }
+
+  override error(...args: Parameters<Logger['error']>): void {
+    this.#count(args.slice(1));
+  }
+}
+
+export interface E2eSettings {
+  plan: Pick<AdtPlan, 'messages' | 'patients' | 'stays'>;
+  connections: number;
+  workerConcurrency: number;
+  applyTimeoutSeconds: number;
+  pgUrl: string;
+  client: MllpLoadClient;
+  log: (line: string) => void;
+}
+
+/**
+ * The bare MLLP server's figures: one warm-up run of the same messages (the client's code is cold otherwise), then
+ * the median of three runs by throughput (a run of a few thousand messages lasts a fraction of a second).
+ */
+export async function measureCeiling(s: E2eSettings): Promise<AckFigures> {
+  const bare = await startBareAckServer(HOST);
+  try {
+    const req = { host: HOST, port: bare.port, connections: s.connections, messages: s.plan.messages };
+    await s.client.run(req);
+    const rounds: AckFigures[] = [];
+    for (let i = 0; i < CEILING_ROUNDS; i++) rounds.push(ackFigures(await s.client.run(req), s.plan.messages));
+    rounds.sort((a, b) => a.perSecond - b.perSecond);
+    const figures = rounds[Math.floor(rounds.length / 2)]!;
+    s.log(
+      `  ceiling: ${Math.round(figures.perSecond).toLocaleString('en-US')} ACK/s, p50 ${figures.p50.toFixed(2)} ms, ` +
+        `p99 ${figures.p99.toFixed(2)} ms`,
+    );
+    return figures;
+  } finally {
+    await bare.close();
+  }
+}
+
+/** Resolves whether the server answers within `ms`. */
+async function reachable(url: string, ms: number): Promise<boolean> {
+  const probe = createPgExecutor(url, 1);
+  try {
+    const timeout = new Promise<false>((resolve) => setTimeout(() => resolve(false), ms).unref());
+    return await Promise.race([probe.query('SELECT 1 AS ok').then(() => true), timeout]);
+  } catch {
+    return false;
+  } finally {
+    void probe.close().catch(() => undefined);
+  }
+}
+
+/** A fresh database `pfi_bench_<random>` on the server of `adminUrl`, dropped by `drop()`. */
+async function scratchDatabase(adminUrl: string): Promise<{ url: string; name: string; drop(): Promise<void> }> {
+  const name = `pfi_bench_${randomBytes(5).toString('hex')}`;
+  const admin = createPgExecutor(adminUrl, 1);
+  try {
+    await admin.query(`CREATE DATABASE ${name}`);
+  } catch (err) {
+    await admin.close();
+    throw err;
+  }
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    name,
+    async drop() {
+      try {
+        await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      } finally {
+        await admin.close();
+      }
+    },
+  };
+}
+
+/** Resolves after `ms` unless the process has nothing else to do (the timer does not keep it alive). */
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
+
+/** Runs the load against the local platform on `backend`; a PostgreSQL server that does not answer is skipped. */
+export async function measurePlatform(backend: Hl7Backend, s: E2eSettings): Promise<BackendRun> {
+  const env: NodeJS.ProcessEnv = {
+    PFI_HTTP_PORT: '0',
+    PFI_MLLP_PORT: '0',
+    PFI_LOG_LEVEL: 'SILENT',
+    PFI_HL7_WORKER_CONCURRENCY: String(s.workerConcurrency),
+  };
+  let database: Awaited<ReturnType<typeof scratchDatabase>> | undefined;
+  if (backend === 'pg') {
+    if (!(await reachable(s.pgUrl, 5000))) {
+      return { backend, skipped: `PostgreSQL server unreachable at ${redactUrl(s.pgUrl)}: skipped (see --pg-url)` };
+    }
+    database = await scratchDatabase(s.pgUrl);
+    env['DATABASE_URL'] = database.url;
+    s.log(`  database ${database.name} created on ${redactUrl(s.pgUrl)}`);
+  }
+  const dataDir = await mkdtemp(join(tmpdir(), 'pfi-bench-hl7-'));
+  env['PFI_DATA_DIR'] = dataDir;
+  try {
+    const started = epochNow();
+    const logger = new CountingLogger();
+    const local = await startLocalPlatform(loadConfig(env), { logger });
+    const startSeconds = (epochNow() - started) / 1000;
+    const { messages } = s.plan;
+    let appliedAt: number | undefined;
+    const poll = setInterval(() => {
+      if (appliedAt === undefined && local.worker.stats.applied >= messages) appliedAt = epochNow();
+    }, APPLIED_POLL_MS);
+    try {
+      const tripsBefore = local.platform.db.stats.roundTrips;
+      const result = await s.client.run({ host: HOST, port: local.mllpPort, messages, connections: s.connections });
+      const ack = ackFigures(result, messages);
+      const appliedAtLastAck = local.worker.stats.applied;
+      s.log(
+        `  ${backend}: ${Math.round(ack.perSecond).toLocaleString('en-US')} ACK/s, p50 ${ack.p50.toFixed(1)} ms, ` +
+          `p99 ${ack.p99.toFixed(1)} ms, AA ${ack.aa}/${messages}; ${appliedAtLastAck.toLocaleString('en-US')} applied ` +
+          'at the last ACK, waiting for the rest',
+      );
+      // idle(): nothing visible or in flight (retries included); dead letters do not count.
+      const timedOut = await Promise.race([
+        local.worker.idle().then(() => false),
+        sleep(s.applyTimeoutSeconds * 1000).then(() => true),
+      ]);
+      if (appliedAt === undefined && local.worker.stats.applied >= messages) appliedAt = epochNow();
+      const elapsedSeconds = (epochNow() - result.startedAt) / 1000;
+      const trips = local.platform.db.stats.roundTrips - tripsBefore;
+      const depth = await local.queue.depth(HL7_INBOUND_QUEUE);
+      const rows = await local.platform.db.query<{ resource_type: string; n: number }>(
+        `SELECT resource_type, count(*)::int AS n FROM resource
+         WHERE NOT deleted AND resource_type IN ('Patient', 'Encounter', 'Provenance') GROUP BY resource_type`,
+      );
+      const count = (type: string) => rows.rows.find((r) => r.resource_type === type)?.n ?? 0;
+      const ingest: IngestFigures = {
+        allAppliedSeconds: appliedAt === undefined ? undefined : (appliedAt - result.startedAt) / 1000,
+        elapsedSeconds,
+        appliedAtLastAck,
+        applied: local.worker.stats.applied,
+        failedAttempts: local.worker.stats.failed,
+        failures: { ...logger.failures },
+        warnings: { ...logger.warnings },
+        deadLetters: depth.deadLetter,
+        sqlPerMessage: trips / messages,
+        counts: { Patient: count('Patient'), Encounter: count('Encounter'), Provenance: count('Provenance') },
+        expected: { Patient: s.plan.patients, Encounter: s.plan.stays, Provenance: messages },
+      };
+      s.log(
+        `  ${backend}: ${
+          ingest.allAppliedSeconds === undefined
+            ? `NOT all applied${timedOut ? ` after waiting ${s.applyTimeoutSeconds} s` : ''}`
+            : `all applied ${ingest.allAppliedSeconds.toFixed(1)} s after the first send`
+        }; queue: ${depth.visible} visible, ${depth.inFlight} in flight, ${depth.deadLetter} dead letters`,
+      );
+      return { backend, ack, ingest, startSeconds };
+    } finally {
+      clearInterval(poll);
+      await local.stop();
+    }
+  } finally {
+    await rm(dataDir, { recursive: true, force: true });
+    await database?.drop();
+  }
+}
