@@ -346,3 +346,40 @@ describe.skipIf(!PG_URL)('SqlQueue with concurrent consumers on PostgreSQL', () 
     expect(got.map((m) => m.body).sort()).toEqual(['a:1', 'b:1', 'c:1']);
   });
 });
+
+describe('SqlQueue on PGlite (no autovacuum)', () => {
+  it('vacuums the queue tables every 1,000 deletes, and only on the embedded database', async () => {
+    const { createPgliteExecutor } = await import('../../../lambdas/adapters/sql/pglite.js');
+    const db = await createPgliteExecutor();
+    try {
+      await migrate(db);
+      const statements: string[] = [];
+      const spy = (kind: SqlExecutor['kind']): SqlExecutor => ({
+        ...db,
+        kind,
+        query: (text, params, options) => {
+          statements.push(text);
+          return db.query(text, params, options);
+        },
+      });
+      for (const kind of ['pglite', 'pg'] as const) {
+        statements.length = 0;
+        const queue = new SqlQueue(spy(kind));
+        for (let batch = 0; batch < 5; batch++) {
+          await queue.send(
+            `q-${kind}`,
+            Array.from({ length: 250 }, (_, i) => ({ body: 'b', groupId: `g${i}`, deduplicationId: `${batch}-${i}` })),
+          );
+          const got = await queue.receive(`q-${kind}`, { max: 250, visibilityTimeoutSeconds: 30, maxReceives: 5 });
+          for (const m of got) await queue.delete(`q-${kind}`, m.receipt);
+        }
+        const vacuums = statements.filter((s) => s.startsWith('VACUUM'));
+        expect(vacuums, kind).toEqual(
+          kind === 'pglite' ? ['VACUUM (ANALYZE) queue_message', 'VACUUM queue_dedup'] : [],
+        );
+      }
+    } finally {
+      await db.close();
+    }
+  });
+});
