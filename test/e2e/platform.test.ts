@@ -153,10 +153,15 @@ describe('local platform over HTTP', () => {
       found = (await (await fetch(url, { headers: auth })).json()) as typeof found;
     }
     expect(found.entry?.[0]?.resource.name[0]).toMatchObject({ family: 'Mercier', given: ['Hélène'] });
-    const health = (await (await fetch(p.health)).json()) as {
-      queues: Record<string, { visible: number; inFlight: number; deadLetter: number }>;
-    };
-    expect(health.queues['hl7-inbound']).toEqual({ visible: 0, inFlight: 0, deadLetter: 0 });
+    // The message leaves the queue just after its transaction commits.
+    type Health = { queues: Record<string, { visible: number; inFlight: number; deadLetter: number }> };
+    let depth: Health['queues'][string] | undefined;
+    for (let i = 0; i < 50; i++) {
+      depth = ((await (await fetch(p.health)).json()) as Health).queues['hl7-inbound'];
+      if (depth?.inFlight === 0) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(depth).toEqual({ visible: 0, inFlight: 0, deadLetter: 0 });
   });
 
   it('refuses a body over the limit with 413', async () => {
