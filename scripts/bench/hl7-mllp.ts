@@ -1,5 +1,6 @@
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { frame } from '../../mllp-bridge/src/framing.js';
 import type { ConnectionPlan } from './hl7-messages.js';
 
 /**
@@ -15,15 +16,8 @@ const CR = 0x0d;
 /** An instant comparable across threads: milliseconds since the epoch, sub-millisecond precision. */
 export const epochNow = (): number => performance.timeOrigin + performance.now();
 
-/** `VT payload FS CR`. */
-export function mllpFrame(payload: Buffer): Buffer {
-  const out = Buffer.allocUnsafe(payload.length + 3);
-  out[0] = VT;
-  payload.copy(out, 1);
-  out[payload.length + 1] = FS;
-  out[payload.length + 2] = CR;
-  return out;
-}
+/** `VT payload FS CR` (the bridge's encoder: framing a payload costs the same on both sides of the comparison). */
+export const mllpFrame = frame;
 
 /**
  * Incremental frame splitter: `push(chunk)` returns the payloads completed by that chunk. Bytes before a VT are

@@ -5,15 +5,11 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { Logger } from '@aws-lambda-powertools/logger';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../lambdas/config.js';
 import { INGEST_AUTH } from '../../lambdas/hl7/apply/context.js';
-import { type LocalPlatform, startLocalPlatform } from '../../scripts/local-platform.js';
+import { startTestLocalPlatform } from '../support/local-platform.js';
 
 const CORPUS = join(import.meta.dirname, '../../../shared/corpus/hl7v2');
 const present = existsSync(CORPUS);
@@ -50,25 +46,14 @@ const field = (seg: string, n: number) => seg.split('|')[n] ?? '';
 const mshField = (text: string, n: number) => field(segment(text, 'MSH'), n - 1);
 
 describe.skipIf(!present)('HL7 corpus acceptance over MLLP', () => {
-  let local: LocalPlatform;
-  let dir: string;
+  let local: Awaited<ReturnType<typeof startTestLocalPlatform>>;
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'pfi-corpus-'));
-    const config = loadConfig({
-      PFI_DATA_DIR: dir,
-      PFI_HTTP_PORT: '0',
-      PFI_MLLP_PORT: '0',
-      // One attempt: a message the worker cannot apply goes straight to the dead-letter queue.
-      PFI_HL7_MAX_RECEIVES: '1',
-      PFI_LOG_LEVEL: 'SILENT',
-    });
-    local = await startLocalPlatform(config, { logger: new Logger({ logLevel: 'SILENT' }) });
+    local = await startTestLocalPlatform();
   });
 
   afterAll(async () => {
-    await local?.stop();
-    await rm(dir, { recursive: true, force: true });
+    await local?.dispose();
   });
 
   it('ACKs every message with its own control id; accepts and maps every French ADT, ORU and MDM sample', async () => {

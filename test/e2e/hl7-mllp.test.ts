@@ -1,35 +1,20 @@
 /**
  * MLLP → queue → worker → FHIR on the local platform (in-process): charsets, duplicates, poison messages.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Logger } from '@aws-lambda-powertools/logger';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../lambdas/config.js';
 import { INGEST_AUTH } from '../../lambdas/hl7/apply/context.js';
-import { type LocalPlatform, startLocalPlatform } from '../../scripts/local-platform.js';
+import { startTestLocalPlatform } from '../support/local-platform.js';
 import { IPP_SYSTEM, pam } from '../support/pam.js';
 
-let local: LocalPlatform;
-let dir: string;
+let local: Awaited<ReturnType<typeof startTestLocalPlatform>>;
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'pfi-mllp-e2e-'));
-  const config = loadConfig({
-    PFI_DATA_DIR: dir,
-    PFI_HTTP_PORT: '0',
-    PFI_MLLP_PORT: '0',
-    PFI_HL7_MAX_RECEIVES: '1',
-    PFI_LOG_LEVEL: 'SILENT',
-  });
-  local = await startLocalPlatform(config, { logger: new Logger({ logLevel: 'SILENT' }) });
+  local = await startTestLocalPlatform();
 });
 
 afterAll(async () => {
-  await local?.stop();
-  await rm(dir, { recursive: true, force: true });
+  await local?.dispose();
 });
 
 /** Sends framed messages on one connection, one at a time; resolves with the ACKs. */

@@ -1,0 +1,28 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { loadConfig } from '../../lambdas/config.js';
+import { type LocalPlatform, startLocalPlatform } from '../../scripts/local-platform.js';
+
+/**
+ * The whole local platform in the test process (as `npm start` runs it) on a fresh data directory and free ports.
+ * One attempt per message: what the worker cannot apply goes straight to the dead-letter queue.
+ */
+export async function startTestLocalPlatform(): Promise<LocalPlatform & { dispose(): Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), 'pfi-local-'));
+  const config = loadConfig({
+    PFI_DATA_DIR: dir,
+    PFI_HTTP_PORT: '0',
+    PFI_MLLP_PORT: '0',
+    PFI_HL7_MAX_RECEIVES: '1',
+    PFI_LOG_LEVEL: 'SILENT',
+  });
+  const local = await startLocalPlatform(config, { logger: new Logger({ logLevel: 'SILENT' }) });
+  return Object.assign(local, {
+    async dispose() {
+      await local.stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  });
+}
