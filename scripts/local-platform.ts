@@ -40,8 +40,6 @@ export interface LocalPlatform {
 
 export interface LocalPlatformOptions {
   logger: Logger;
-  /** Run the ingest worker in this process (default true; the hl7 benchmark measures the bridge alone too). */
-  worker?: boolean;
 }
 
 export async function startLocalPlatform(config: Config, opts: LocalPlatformOptions): Promise<LocalPlatform> {
@@ -82,7 +80,6 @@ export async function startLocalPlatform(config: Config, opts: LocalPlatformOpti
     queueName: HL7_INBOUND_QUEUE,
     concurrency: config.hl7.workerConcurrency,
     maxReceives: config.hl7.maxReceives,
-    idlePollMs: opts.worker === false ? 3_600_000 : 1_000,
     resolveBody: (body) => resolveInboundBody(body, async (p) => (await documents.get(p.key)).body),
     ingest: (inbound) => ingestHl7({ service: platform.service, documents, practitioners }, inbound),
     events: {
@@ -98,7 +95,6 @@ export async function startLocalPlatform(config: Config, opts: LocalPlatformOpti
         }),
     },
   });
-  if (opts.worker === false) await worker.stop();
 
   // MLLP: AA once the message is committed in the local queue (PGlite does not fsync: a process crash keeps it, a
   // power loss may not; in AWS the durability is SQS's). Messages arriving together share one commit.

@@ -8,7 +8,10 @@ import type { Hl7Component, Hl7Repetition } from './parser.js';
 type Json = Record<string, unknown>;
 
 export const V2_0203 = 'http://terminology.hl7.org/CodeSystem/v2-0203';
-const OID_RE = /^[0-2](\.(0|[1-9]\d*))+$/;
+export const OID_RE = /^[0-2](\.(0|[1-9]\d*))+$/;
+
+/** System URI of an assigning authority known only by its name (no OID). */
+export const namespaceSystem = (name: string): string => `urn:pfi:hl7-authority:${encodeURIComponent(name)}`;
 
 /**
  * System URI of an HL7 HD (assigning authority / facility): `urn:oid:` when its universal id is an OID (whatever
@@ -21,7 +24,7 @@ export function authoritySystem(hd: Hl7Component | undefined): string | undefine
   if (OID_RE.test(universal)) return `urn:oid:${universal}`;
   const namespace = hd.subcomponent(1).trim() || universal;
   if (!namespace) return undefined;
-  return `urn:pfi:hl7-authority:${encodeURIComponent(namespace)}`;
+  return namespaceSystem(namespace);
 }
 
 /** A CX (extended composite id): value, authority system, identifier type code (CX-5). */

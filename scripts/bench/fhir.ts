@@ -1,6 +1,5 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { SqlExecutor } from '../../lambdas/adapters/sql/executor.js';
 import { migrate } from '../../lambdas/adapters/sql/migrate.js';
@@ -11,6 +10,7 @@ import { loadConfig } from '../../lambdas/config.js';
 import { lockDataDir } from '../../lambdas/fhir/data-dir-lock.js';
 import { createLocalServer, listen } from '../../lambdas/fhir/local-server.js';
 import { createFhirPlatform } from '../../lambdas/fhir/platform.js';
+import { machineInfo, reachable } from './environment.js';
 import { FHIR_BENCH_USAGE, type FhirBenchOptions, parseFhirBenchArgs, redactUrl, UsageError } from './fhir-options.js';
 import {
   FAMILY_NAMES,
@@ -292,19 +292,6 @@ async function benchEmbedded(opts: FhirBenchOptions): Promise<BackendRun> {
 const withSearchPath = (url: string, schema: string) =>
   `${url}${url.includes('?') ? '&' : '?'}options=${encodeURIComponent(`-c search_path=${schema}`)}`;
 
-/** Resolves whether the server answers within `ms`. */
-async function reachable(url: string, ms: number): Promise<boolean> {
-  const probe = createPgExecutor(url, 1);
-  try {
-    const timeout = new Promise<false>((resolve) => setTimeout(() => resolve(false), ms).unref());
-    return await Promise.race([probe.query('SELECT 1 AS ok').then(() => true), timeout]);
-  } catch {
-    return false;
-  } finally {
-    void probe.close().catch(() => undefined);
-  }
-}
-
 /** The PostgreSQL-server part: a fresh `pfi_bench` schema, seeded over `pg`, then measured. */
 async function benchPg(opts: FhirBenchOptions): Promise<BackendRun> {
   log(`\n== PostgreSQL server (${redactUrl(opts.pgUrl)}, schema ${PG_SCHEMA}) ==`);
@@ -369,12 +356,7 @@ export async function runFhirBench(argv: string[], env: NodeJS.ProcessEnv = proc
     return 2;
   }
   const started = new Date();
-  const machine = {
-    cpus: cpus().length,
-    cpuModel: cpus()[0]?.model ?? 'unknown',
-    memoryGiB: Number((totalmem() / 2 ** 30).toFixed(1)),
-    node: process.version,
-  };
+  const machine = machineInfo();
   log(
     `FHIR benchmark: concurrency ${opts.concurrency}, ${opts.durationSeconds} s per interaction after ` +
       `${opts.warmupSeconds} s warm-up; ${machine.cpus} × ${machine.cpuModel}, Node ${machine.node}`,

@@ -6,6 +6,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { createPgExecutor } from '../../lambdas/adapters/sql/pg.js';
 import { loadConfig } from '../../lambdas/config.js';
 import { HL7_INBOUND_QUEUE, startLocalPlatform } from '../local-platform.js';
+import { reachable } from './environment.js';
 import { redactUrl } from './fhir-options.js';
 import type { MllpLoadClient } from './hl7-client-thread.js';
 import type { AdtPlan } from './hl7-messages.js';
@@ -87,19 +88,6 @@ export async function measureCeiling(s: E2eSettings): Promise<AckFigures> {
     return figures;
   } finally {
     await bare.close();
-  }
-}
-
-/** Resolves whether the server answers within `ms`. */
-async function reachable(url: string, ms: number): Promise<boolean> {
-  const probe = createPgExecutor(url, 1);
-  try {
-    const timeout = new Promise<false>((resolve) => setTimeout(() => resolve(false), ms).unref());
-    return await Promise.race([probe.query('SELECT 1 AS ok').then(() => true), timeout]);
-  } catch {
-    return false;
-  } finally {
-    void probe.close().catch(() => undefined);
   }
 }
 

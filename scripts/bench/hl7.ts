@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { machineInfo } from './environment.js';
 import { redactUrl, UsageError } from './fhir-options.js';
 import { inlineClient, type MllpLoadClient, startClientThread } from './hl7-client-thread.js';
 import { measureCeiling, measurePlatform } from './hl7-e2e.js';
@@ -44,12 +44,7 @@ export async function runHl7Bench(argv: string[], env: NodeJS.ProcessEnv = proce
     return 2;
   }
   const started = new Date();
-  const machine = {
-    cpus: cpus().length,
-    cpuModel: cpus()[0]?.model ?? 'unknown',
-    memoryGiB: Number((totalmem() / 2 ** 30).toFixed(1)),
-    node: process.version,
-  };
+  const machine = machineInfo();
   log(`HL7 benchmark${opts.quick ? ' (quick)' : ''}: ${machine.cpus} × ${machine.cpuModel}, Node ${machine.node}`);
 
   let rates: ParseRate[] = [];

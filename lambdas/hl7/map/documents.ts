@@ -3,7 +3,7 @@
  * TXA-12 is the document's unique id; TXA-13 the document a T10 replaces.
  */
 
-import { codingSystem, hl7DateTime } from '../datatypes.js';
+import { codingSystem, hl7DateTime, namespaceSystem, OID_RE } from '../datatypes.js';
 import type { Hl7Message, Hl7Repetition } from '../parser.js';
 import { type EmbeddedContent, isInstruction, readEmbeddedContent, readInstructions } from './embedded-document.js';
 import type { BusinessIdentifier } from './patient.js';
@@ -24,8 +24,6 @@ export interface DocumentFacts {
   instructions: { code: string; value: string }[];
 }
 
-const OID_RE = /^[0-2](\.(0|[1-9]\d*))+$/;
-
 /**
  * EI (entity identifier) → business identifier: `ext^ns^root^ISO` gives `urn:oid:root|ext`; a bare OID (the ANS
  * samples' TXA-12 `1.2.250…^Organisation-Y`) is an RFC 3986 URN; otherwise the value under its namespace.
@@ -37,7 +35,7 @@ export function readEi(rep: Hl7Repetition): BusinessIdentifier | undefined {
   if (OID_RE.test(root)) return { system: `urn:oid:${root}`, value: id };
   if (OID_RE.test(id)) return { system: 'urn:ietf:rfc:3986', value: `urn:oid:${id}` };
   const ns = rep.component(2).value.trim() || root;
-  return { system: ns ? `urn:pfi:hl7-authority:${encodeURIComponent(ns)}` : 'urn:pfi:hl7-document-id', value: id };
+  return { system: ns ? namespaceSystem(ns) : 'urn:pfi:hl7-document-id', value: id };
 }
 
 /** The document type as a CodeableConcept from a CWE code (TXA-2 may be a bare LOINC code). */

@@ -74,8 +74,7 @@ const parser = new XMLParser({
   ignoreAttributes: false,
   attributeNamePrefix: '@',
   removeNSPrefix: true,
-  // Only the header is needed: stop the parser from building the (large) body for nothing is not possible, but
-  // skipping values keeps memory low.
+  // Only the header is read; text values stay unparsed strings (no number/boolean coercion of the body).
   parseTagValue: false,
   processEntities: false,
 });

@@ -3,10 +3,10 @@
  * no clock. This is what `npm run bench -- hl7` measures as "parse + map".
  */
 
-import { readCx } from '../datatypes.js';
+import { namespaceSystem, readCx } from '../datatypes.js';
 import type { Hl7Message } from '../parser.js';
 import { type DocumentFacts, readMdmDocument } from './documents.js';
-import { type BusinessIdentifier, type PatientFacts, readPatientFacts } from './patient.js';
+import { type BusinessIdentifier, LOCAL_ID_TYPES, type PatientFacts, readPatientFacts } from './patient.js';
 import { type ReportFacts, readResults } from './results.js';
 import { MOVEMENT_EVENTS, readVisitFacts, type VisitFacts } from './visit.js';
 
@@ -99,9 +99,7 @@ export function mapMessage(msg: Hl7Message, opts: { ippSystem?: string } = {}): 
   }
   const patient = readPatientFacts(msg, {
     ippSystem: opts.ippSystem,
-    senderAuthority: header.sendingFacility
-      ? `urn:pfi:hl7-authority:${encodeURIComponent(header.sendingFacility)}`
-      : undefined,
+    senderAuthority: header.sendingFacility ? namespaceSystem(header.sendingFacility) : undefined,
   });
   if (!patient) throw new MappingError('no-pid', `${header.type}^${header.event} message has no PID segment`);
   if (!patient.ipp && !patient.ins) {
@@ -116,7 +114,7 @@ export function mapMessage(msg: Hl7Message, opts: { ippSystem?: string } = {}): 
     for (const mrg of msg.getAll('MRG')) {
       for (const rep of mrg.field(1).repetitions) {
         const cx = readCx(rep);
-        const local = cx?.type !== undefined && ['PI', 'MR', 'PT', 'PN', ''].includes(cx.type);
+        const local = cx?.type !== undefined && LOCAL_ID_TYPES.includes(cx.type);
         const system = local ? (opts.ippSystem ?? cx?.system) : cx?.system;
         if (cx && system) previous.push({ system, value: cx.value });
       }

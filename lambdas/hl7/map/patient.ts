@@ -31,7 +31,7 @@ const INS_TYPES: Record<string, { code: string; use: 'official' | 'temp' }> = {
  * CX-5 types of the local patient identifier, best first: PAM FR sends `PI` (the IPP); other feeds send `MR`
  * (medical record number), `PT` or `PN`, or no type at all.
  */
-const LOCAL_ID_TYPES = ['PI', 'MR', 'PT', 'PN', ''];
+export const LOCAL_ID_TYPES: readonly string[] = ['PI', 'MR', 'PT', 'PN', ''];
 
 /** Identity statuses under which the INS may be used (RNIV): validated and qualified. */
 const INS_STATUSES = new Set(['VALI', 'QUAL']);
