@@ -40,14 +40,27 @@ const UNAVAILABLE_CODES = new Set([
  */
 export const MAX_PREPARED_STATEMENTS = 1000;
 
+/** `url` with `option` added to its `options` query parameter (server settings sent at connection start-up). */
+function withStartupOption(url: string, option: string): string {
+  if (!URL.canParse(url)) return url;
+  const u = new URL(url);
+  const existing = u.searchParams.get('options');
+  u.searchParams.set('options', existing ? `${existing} ${option}` : option);
+  return u.toString();
+}
+
 /** `pg` adapter: any PostgreSQL server reached through DATABASE_URL. */
 export function createPgExecutor(connectionString: string, poolSize = 10): SqlExecutor & { readonly pool: pg.Pool } {
   const pool = new pg.Pool({ connectionString, max: poolSize, types, application_name: 'pfi' });
   // Statements hinted `plan: 'generic'` run on connections that always use the cached generic plan
   // (PostgreSQL would otherwise re-plan some of them at every execution); the others keep `auto`.
-  const stablePool = new pg.Pool({ connectionString, max: poolSize, types, application_name: 'pfi' });
-  stablePool.on('connect', (client) => {
-    client.query('SET plan_cache_mode = force_generic_plan').catch(() => undefined);
+  // Set at connection start-up (a SET sent on 'connect' would race the pool's first query on that client), next
+  // to the URL's own options (a search_path…): pg lets the URL's `options` replace the configured one.
+  const stablePool = new pg.Pool({
+    connectionString: withStartupOption(connectionString, '-c plan_cache_mode=force_generic_plan'),
+    max: poolSize,
+    types,
+    application_name: 'pfi',
   });
   // An idle client dying (server restart) must not crash the process; the next query reconnects.
   pool.on('error', () => undefined);
