@@ -57,12 +57,14 @@ const schema = z
     ),
     /** KMS key of the document bucket (id, ARN or alias ARN); unset = the bucket's default KMS key. */
     PFI_DOCUMENTS_KMS_KEY_ID: optionalString,
-    /** Days raw HL7 messages are kept in the document store (replay, audit). */
+    /** Days raw HL7 messages are kept in their archive (replay, audit). */
     PFI_HL7_RAW_RETENTION_DAYS: intIn(1, 3650, 90),
+    /** Where raw HL7 messages are kept: `documents` (S3 in AWS) or `database`; default: S3 when set, else database. */
+    PFI_HL7_RAW_ARCHIVE: z.enum(['database', 'documents']).optional(),
     /** Deliveries of an inbound HL7 message before it goes to the dead-letter queue. */
     PFI_HL7_MAX_RECEIVES: intIn(1, 100, 5),
-    /** HL7 messages the ingest worker handles at once (distinct patients only: groups stay ordered). */
-    PFI_HL7_WORKER_CONCURRENCY: intIn(1, 64, 8),
+    /** HL7 messages the local ingest worker applies together as one batch (distinct patients: groups stay ordered). */
+    PFI_HL7_WORKER_CONCURRENCY: intIn(1, 500, 32),
     PFI_LOG_LEVEL: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT']).default('INFO'),
   })
   .superRefine((c, ctx) => {
@@ -108,11 +110,13 @@ export interface Config {
   mllp: { host: string; port: number; registryFile: string | undefined };
   documents: { kind: 'file'; dir: string } | { kind: 's3'; bucket: string; kmsKeyId: string | undefined };
   hl7: {
-    /** Days raw HL7 messages stay in the document store. */
+    /** Days raw HL7 messages stay in their archive. */
     rawRetentionDays: number;
+    /** The raw archive: one document-store object per message, or a row in the database. */
+    rawArchive: 'database' | 'documents';
     /** Deliveries before the dead-letter queue. */
     maxReceives: number;
-    /** Messages (of distinct groups) processed at once by the ingest worker. */
+    /** Messages (of distinct groups) the local ingest worker applies together as one batch. */
     workerConcurrency: number;
   };
   logLevel: Env['PFI_LOG_LEVEL'];
@@ -155,6 +159,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     documents,
     hl7: {
       rawRetentionDays: e.PFI_HL7_RAW_RETENTION_DAYS,
+      rawArchive: e.PFI_HL7_RAW_ARCHIVE ?? (documents.kind === 's3' ? 'documents' : 'database'),
       maxReceives: e.PFI_HL7_MAX_RECEIVES,
       workerConcurrency: e.PFI_HL7_WORKER_CONCURRENCY,
     },

@@ -8,15 +8,18 @@ import type { Server } from 'node:http';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { DocumentStore } from '../lambdas/adapters/documents/document-store.js';
 import { documentStoreFromConfig } from '../lambdas/adapters/documents/from-config.js';
+import { coalesce } from '../lambdas/adapters/queue/coalesce.js';
 import { groupCommit } from '../lambdas/adapters/queue/group-commit.js';
 import { SqlQueue } from '../lambdas/adapters/queue/sql-queue.js';
+import { refreshGrownTableStats } from '../lambdas/adapters/sql/table-stats.js';
 import type { Config } from '../lambdas/config.js';
 import { createLocalServer, listen } from '../lambdas/fhir/local-server.js';
 import { createFhirPlatform, type FhirPlatform } from '../lambdas/fhir/platform.js';
 import { resolveInboundBody } from '../lambdas/hl7/inbound-body.js';
-import { ingestHl7, purgeRawMessages } from '../lambdas/hl7/ingest.js';
+import { type InboundHl7, ingestBatch, purgeRawMessages } from '../lambdas/hl7/ingest.js';
 import { messageKind } from '../lambdas/hl7/map/message.js';
 import { HL7_INBOUND_QUEUE } from '../lambdas/hl7/queues.js';
+import { databaseArchive, documentArchive, type RawMessageArchive } from '../lambdas/hl7/raw-archive.js';
 import { type Hl7Worker, startHl7Worker } from '../lambdas/hl7/worker.js';
 import { loadRegistryFile, openRegistry } from '../mllp-bridge/src/registry.js';
 import { createMllpServer, type MllpServer } from '../mllp-bridge/src/server.js';
@@ -24,11 +27,13 @@ import { createMllpServer, type MllpServer } from '../mllp-bridge/src/server.js'
 export { HL7_INBOUND_QUEUE };
 
 const HOUR_MS = 3_600_000;
+const STATS_CHECK_MS = 2_000;
 
 export interface LocalPlatform {
   platform: FhirPlatform;
   queue: SqlQueue;
   documents: DocumentStore;
+  archive: RawMessageArchive;
   worker: Hl7Worker;
   bridge: MllpServer;
   http: Server;
@@ -75,13 +80,21 @@ export async function startLocalPlatform(config: Config, opts: LocalPlatformOpti
   if (!config.fhirBaseUrl) baseUrl = `http://${config.http.host}:${httpPort}/fhir`;
 
   const practitioners = new Map<string, string>();
+  const archive = config.hl7.rawArchive === 'database' ? databaseArchive(platform.db) : documentArchive(documents);
+  const ingestDeps = { service: platform.service, documents, archive, practitioners };
+  // The messages the worker received together are applied as one batch (a few statements for all of them). One
+  // batch at a time: two batches of one process would race on the resources they share (a patient reached by its
+  // INS from two feeds, a new Practitioner) and one would have to start again.
+  const ingest = coalesce((inbounds: InboundHl7[]) => ingestBatch(ingestDeps, inbounds), {
+    maxBatch: config.hl7.workerConcurrency,
+  });
   const worker = startHl7Worker({
     queue,
     queueName: HL7_INBOUND_QUEUE,
-    concurrency: config.hl7.workerConcurrency,
+    concurrency: config.hl7.workerConcurrency * 2,
     maxReceives: config.hl7.maxReceives,
     resolveBody: (body) => resolveInboundBody(body, async (p) => (await documents.get(p.key)).body),
-    ingest: (inbound) => ingestHl7({ service: platform.service, documents, practitioners }, inbound),
+    ingest,
     events: {
       applied: (result) => {
         for (const w of result.warnings) logger.info('hl7 warning', { controlId: result.controlId, warning: w.code });
@@ -113,7 +126,7 @@ export async function startLocalPlatform(config: Config, opts: LocalPlatformOpti
 
   const purge = async () => {
     try {
-      const removed = await purgeRawMessages(documents, config.hl7.rawRetentionDays);
+      const removed = await purgeRawMessages(archive, config.hl7.rawRetentionDays);
       if (removed) logger.info('raw HL7 messages purged', { removed, retentionDays: config.hl7.rawRetentionDays });
     } catch (err) {
       logger.warn('raw HL7 retention failed', { error: err instanceof Error ? err.name : 'unknown' });
@@ -122,11 +135,25 @@ export async function startLocalPlatform(config: Config, opts: LocalPlatformOpti
   void purge();
   const purgeTimer = setInterval(() => void purge(), HOUR_MS);
   purgeTimer.unref();
+  // Autovacuum refreshes planner statistics once a minute at best (never on PGlite): tables filled in seconds by
+  // the MLLP bridge and the worker would be planned as if empty meanwhile.
+  let refreshing = false;
+  const statsTimer = setInterval(() => {
+    if (refreshing) return;
+    refreshing = true;
+    refreshGrownTableStats(platform.db)
+      .catch(() => undefined)
+      .finally(() => {
+        refreshing = false;
+      });
+  }, STATS_CHECK_MS);
+  statsTimer.unref();
 
   return {
     platform,
     queue,
     documents,
+    archive,
     worker,
     bridge,
     http,
@@ -135,6 +162,7 @@ export async function startLocalPlatform(config: Config, opts: LocalPlatformOpti
     mllpPort,
     async stop() {
       clearInterval(purgeTimer);
+      clearInterval(statsTimer);
       await bridge.close(10_000);
       await worker.stop();
       http.close();

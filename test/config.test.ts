@@ -13,7 +13,10 @@ describe('loadConfig', () => {
     expect(c.fhirBaseUrl).toBeUndefined();
     expect(c.mllp).toEqual({ host: '127.0.0.1', port: 2575, registryFile: undefined });
     expect(c.documents).toEqual({ kind: 'file', dir: '.pfi-data/documents' });
-    expect(c.hl7).toEqual({ rawRetentionDays: 90, maxReceives: 5, workerConcurrency: 8 });
+    expect(c.hl7).toEqual({ rawRetentionDays: 90, rawArchive: 'database', maxReceives: 5, workerConcurrency: 32 });
+    expect(loadConfig({ PFI_DOCUMENTS_BUCKET: 'pfi-docs' }).hl7.rawArchive).toBe('documents');
+    expect(loadConfig({ PFI_HL7_RAW_ARCHIVE: 'documents' }).hl7.rawArchive).toBe('documents');
+    expect(() => loadConfig({ PFI_HL7_RAW_ARCHIVE: 'files' })).toThrow(/PFI_HL7_RAW_ARCHIVE/);
     expect(() => loadConfig({ PFI_MLLP_PORT: '-1' })).toThrow(/PFI_MLLP_PORT/);
   });
 
@@ -99,9 +102,9 @@ describe('loadConfig', () => {
 
   it('reads the HL7 worker settings within their bounds, one line per bad variable without its value', () => {
     expect(
-      loadConfig({ PFI_HL7_RAW_RETENTION_DAYS: '3650', PFI_HL7_MAX_RECEIVES: '1', PFI_HL7_WORKER_CONCURRENCY: '64' })
+      loadConfig({ PFI_HL7_RAW_RETENTION_DAYS: '3650', PFI_HL7_MAX_RECEIVES: '1', PFI_HL7_WORKER_CONCURRENCY: '500' })
         .hl7,
-    ).toEqual({ rawRetentionDays: 3650, maxReceives: 1, workerConcurrency: 64 });
+    ).toEqual({ rawRetentionDays: 3650, rawArchive: 'database', maxReceives: 1, workerConcurrency: 500 });
     let message = '';
     try {
       loadConfig({
@@ -124,7 +127,7 @@ describe('loadConfig', () => {
     ]);
     expect(message).not.toContain('secret');
     expect(message).not.toContain('3651');
-    expect(() => loadConfig({ PFI_HL7_WORKER_CONCURRENCY: '65' })).toThrow(/PFI_HL7_WORKER_CONCURRENCY/);
+    expect(() => loadConfig({ PFI_HL7_WORKER_CONCURRENCY: '501' })).toThrow(/PFI_HL7_WORKER_CONCURRENCY/);
     expect(() => loadConfig({ PFI_HL7_MAX_RECEIVES: '101' })).toThrow(/PFI_HL7_MAX_RECEIVES/);
     expect(() => loadConfig({ PFI_HL7_RAW_RETENTION_DAYS: '0' })).toThrow(/PFI_HL7_RAW_RETENTION_DAYS/);
   });

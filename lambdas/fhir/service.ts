@@ -3,6 +3,7 @@ import { allows, type Interaction } from '../auth/scopes.js';
 import type { AuthContext } from '../auth/verify.js';
 import { withBinaryContent } from './binary-content.js';
 import { badRequest, FhirError, forbidden, notAllowed, preconditionFailed, unprocessable } from './errors.js';
+import type { IdentifierKey, LoadedResource } from './repository/identifier-lookup.js';
 import {
   DuplicateIdentifierError,
   FHIR_ID,
@@ -242,6 +243,37 @@ export class FhirService {
       outbox: opts.outbox,
     });
     return { status: written.created ? 201 : 200, resource: written.resource };
+  }
+
+  /**
+   * Creates or updates many resources atomically (the HL7 worker's batch): each validated like {@link update}, then
+   * written by {@link FhirRepository.writeMany} with its optimistic lock. `expectedVersion` 0 creates (create
+   * scope), a version updates (update scope), none upserts (both).
+   */
+  async updateMany(
+    auth: AuthContext,
+    items: { resource: Resource; expectedVersion?: number; outbox?: OutboxMessage[]; contentHash?: string }[],
+  ): Promise<InteractionResult[]> {
+    const writes = items.map(({ resource, expectedVersion, outbox, contentHash }) => {
+      const type = resource.resourceType;
+      requireType(type);
+      requireWritable(type);
+      if (expectedVersion !== 0) requireScope(auth, type, 'u');
+      if (expectedVersion === undefined || expectedVersion === 0) requireScope(auth, type, 'c');
+      if (!resource.id || !FHIR_ID.test(resource.id)) throw badRequest(`'${resource.id}' is not a valid resource id`);
+      return { resource, expectedVersion, outbox, contentHash, patientLinks: validate(resource, type) };
+    });
+    const written = await this.repo.writeMany(writes);
+    return written.map((w) => ({ status: w.created ? 201 : 200, resource: w.resource }));
+  }
+
+  /** The current resources carrying any of these business identifiers, in one statement (search scope). */
+  async findByIdentifiers(auth: AuthContext, keys: IdentifierKey[]): Promise<LoadedResource[]> {
+    for (const type of new Set(keys.map((k) => k.type))) {
+      requireType(type);
+      requireScope(auth, type, 's');
+    }
+    return keys.length ? this.repo.findByIdentifiers(keys) : [];
   }
 
   /** `PUT Type?query`: update the single match, create when none, 412 when several. */

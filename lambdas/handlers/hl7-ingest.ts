@@ -24,6 +24,7 @@ import { FhirRepository } from '../fhir/repository/repository.js';
 import { FhirService } from '../fhir/service.js';
 import { resolveInboundBody } from '../hl7/inbound-body.js';
 import { type IngestDeps, ingestHl7 } from '../hl7/ingest.js';
+import { databaseArchive, documentArchive } from '../hl7/raw-archive.js';
 import { describeError } from '../hl7/worker.js';
 
 const SERVICE = 'pfi-hl7-ingest';
@@ -106,7 +107,8 @@ export async function createIngestBackend(): Promise<Hl7IngestBackend> {
   }
   const documents = await documentStoreFromConfig(config.documents);
   const service = new FhirService(new FhirRepository(db, config.maxResourceBytes), documents);
-  return { service, documents, practitioners: new Map(), close: () => db.close() };
+  const archive = config.hl7.rawArchive === 'database' ? databaseArchive(db) : documentArchive(documents);
+  return { service, documents, archive, practitioners: new Map(), close: () => db.close() };
 }
 
 const logger = new Logger({ serviceName: SERVICE });

@@ -1,23 +1,36 @@
 /**
- * The HL7 ingest use case: one queued message → one FHIR transaction. The raw message is kept in the document store
- * (for replay and audit) and a Provenance links it to every resource the message wrote. Redelivering the same
- * message changes nothing: every write is keyed by business identifiers and the Provenance id by the message hash.
+ * The HL7 ingest use case: queued messages → FHIR writes, each message atomic. A batch of messages is read in one
+ * statement, applied in memory (./apply/unit-of-work.ts) and written in one short transaction. The raw message is
+ * kept in its archive (./raw-archive.ts: replay and audit) and a Provenance links it to every resource the message
+ * wrote. Redelivering a message changes nothing: every write is keyed by business identifiers and the Provenance
+ * id by the message hash.
  */
 
 import { createHash } from 'node:crypto';
 import type { DocumentStore } from '../adapters/documents/document-store.js';
+import type { Settled } from '../adapters/queue/coalesce.js';
+import type { SqlExecutor } from '../adapters/sql/executor.js';
+import { FhirError } from '../fhir/errors.js';
 import type { FhirService } from '../fhir/service.js';
-import { ApplyContext, type IngestWarning, type Json, type Written } from './apply/context.js';
+import { ApplyContext, INGEST_AUTH, type IngestWarning, type Json, type Written } from './apply/context.js';
 import { applyDocument } from './apply/documents.js';
 import { applyVisit } from './apply/encounter.js';
 import { changeIdentifier, mergePatients, upsertPatient } from './apply/patient.js';
 import { applyReport } from './apply/results.js';
+import { UnitOfWork } from './apply/unit-of-work.js';
+import type { DocumentFacts } from './map/documents.js';
 import { type MappedMessage, MappingError, type MessageKind, mapMessage } from './map/message.js';
+import type { BusinessIdentifier } from './map/patient.js';
 import { Hl7ParseError, parseHl7 } from './parser.js';
+import { documentArchive, type RawMessage, type RawMessageArchive, rawMessageKey } from './raw-archive.js';
+
+export { RAW_MESSAGE_PREFIX, rawMessageKey } from './raw-archive.js';
 
 export interface IngestDeps {
   service: FhirService;
   documents: DocumentStore;
+  /** Where raw messages are kept; default: one document-store object per message. */
+  archive?: RawMessageArchive;
   /** Practitioner ids by identifier, kept between messages (one lookup saved per message naming a doctor). */
   practitioners?: Map<string, string>;
 }
@@ -40,9 +53,12 @@ export interface IngestResult {
   warnings: IngestWarning[];
   /** Provenance/<id> of this message. */
   provenance: string;
-  /** Document-store key of the raw message. */
+  /** Archive key of the raw message. */
   rawKey: string;
 }
+
+/** The fate of one message of a batch. */
+export type IngestOutcome = Settled<IngestResult>;
 
 /** A message that can never be applied as it is (unparseable, unsupported, missing what its kind needs). */
 export class PoisonMessageError extends Error {
@@ -54,18 +70,6 @@ export class PoisonMessageError extends Error {
   ) {
     super(message, options);
   }
-}
-
-/** Prefix of raw messages in the document store (retention applies under it). */
-export const RAW_MESSAGE_PREFIX = 'hl7/raw/';
-
-export function rawMessageKey(sha256: string, receivedAt: string): string {
-  const day = new Date(receivedAt);
-  const d = Number.isNaN(day.getTime()) ? new Date(0) : day;
-  const yyyy = d.getUTCFullYear();
-  const mm = String(d.getUTCMonth() + 1).padStart(2, '0');
-  const dd = String(d.getUTCDate()).padStart(2, '0');
-  return `${RAW_MESSAGE_PREFIX}${yyyy}/${mm}/${dd}/${sha256}.hl7`;
 }
 
 function parse(inbound: InboundHl7): MappedMessage {
@@ -91,8 +95,13 @@ async function apply(ctx: ApplyContext, m: MappedMessage): Promise<void> {
   if (m.document) await applyDocument(ctx, m.document, patientId, encounterRef);
 }
 
-function provenance(m: MappedMessage, id: string, written: Written[], inbound: InboundHl7, rawKey: string): Json {
-  const targets = [...new Set(written.map((w) => w.reference))];
+function provenance(
+  m: MappedMessage,
+  id: string,
+  targets: readonly string[],
+  inbound: InboundHl7,
+  raw: { key: string; system: string },
+): Json {
   const sender = `${m.header.sendingApplication}|${m.header.sendingFacility}`;
   return {
     resourceType: 'Provenance',
@@ -121,7 +130,7 @@ function provenance(m: MappedMessage, id: string, written: Written[], inbound: I
       {
         role: 'source',
         what: {
-          identifier: { system: 'urn:pfi:document-store', value: rawKey },
+          identifier: { system: raw.system, value: raw.key },
           display: `HL7 v2 ${m.header.type}^${m.header.event} message ${m.header.controlId}`,
         },
       },
@@ -129,11 +138,201 @@ function provenance(m: MappedMessage, id: string, written: Written[], inbound: I
   };
 }
 
+/** One message ready to apply: mapped, with its archive key and Provenance id. */
+interface Prepared {
+  inbound: InboundHl7;
+  mapped: MappedMessage;
+  rawKey: string;
+  provenanceId: string;
+}
+
+function prepare(inbound: InboundHl7): Prepared {
+  if (Number.isNaN(Date.parse(inbound.receivedAt))) {
+    throw new PoisonMessageError('bad-received-at', 'the queue message has no valid receivedAt instant');
+  }
+  const mapped = parse(inbound);
+  const sha256 = createHash('sha256').update(inbound.message, 'utf8').digest('hex');
+  return {
+    inbound,
+    mapped,
+    rawKey: rawMessageKey(sha256, inbound.receivedAt),
+    provenanceId: `hl7-${sha256.slice(0, 40)}`,
+  };
+}
+
+/** A merge searches what points at the merged record, and must see its own writes: it runs in its own transaction. */
+const needsOwnTransaction = (p: Prepared) => p.mapped.kind === 'merge';
+
+/** The business identifiers the messages will look up, read in one statement before they are applied. */
+function lookups(prepared: Prepared[], practitioners: Map<string, string>): (BusinessIdentifier & { type: string })[] {
+  const keys: (BusinessIdentifier & { type: string })[] = [];
+  const add = (type: string, id: BusinessIdentifier | undefined) => {
+    if (id) keys.push({ type, ...id });
+  };
+  const documents = (d: DocumentFacts) => {
+    add('DocumentReference', d.identifier);
+    add('DocumentReference', d.replaces);
+  };
+  for (const { mapped: m } of prepared) {
+    add('Patient', m.patient.ipp);
+    add('Patient', m.patient.ins);
+    for (const p of m.previous) add('Patient', p);
+    add('Encounter', m.visit?.identifier);
+    const doctor = m.visit?.movement?.attending;
+    if (doctor?.system && doctor.id && !practitioners.has(`${doctor.system}|${doctor.id}`)) {
+      add('Practitioner', { system: doctor.system, value: doctor.id });
+    }
+    for (const r of m.reports) {
+      add('DiagnosticReport', r.identifier);
+      for (const o of r.observations) add('Observation', o.identifier);
+      r.documents.forEach(documents);
+    }
+    if (m.document) documents(m.document);
+  }
+  return keys;
+}
+
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 /**
- * Applies one inbound message in one database transaction.
+ * Applies `prepared` together: read what they designate (one statement), apply each in memory in order, then write
+ * everything (resources, Provenances, raw messages) in one short transaction. `transactional`: the whole work runs
+ * in the transaction instead (a merge, whose searches must see its own writes).
+ */
+async function applyTogether(deps: IngestDeps, prepared: Prepared[], transactional: boolean): Promise<IngestResult[]> {
+  const archive = deps.archive ?? documentArchive(deps.documents);
+  const practitioners = deps.practitioners ?? new Map<string, string>();
+  const raws: RawMessage[] = prepared.map((p) => ({
+    key: p.rawKey,
+    receivedAt: p.inbound.receivedAt,
+    body: p.inbound.message,
+  }));
+  const bound = (tx: SqlExecutor) => deps.service.withRepository(deps.service.repo.withExecutor(tx));
+
+  const applyAll = async (unit: UnitOfWork): Promise<ApplyContext[]> => {
+    await unit.prefetch(lookups(prepared, practitioners));
+    const contexts: ApplyContext[] = [];
+    for (const p of prepared) {
+      // Between messages, let the MLLP bridge answer its senders (a batch takes milliseconds of CPU).
+      if (contexts.length) await yieldToEventLoop();
+      const ctx = new ApplyContext(unit, deps.documents, practitioners);
+      await apply(ctx, p.mapped);
+      ctx.write(
+        provenance(p.mapped, p.provenanceId, ctx.references, p.inbound, { key: p.rawKey, system: archive.system }),
+      );
+      contexts.push(ctx);
+    }
+    return contexts;
+  };
+
+  // An archive outside the database (S3) is written while the transaction runs (it costs as much); the attempt
+  // succeeds only once both are done, so a failed write makes the messages come again (their FHIR part is then a
+  // no-op).
+  let external: Promise<void> | undefined;
+  const storeOutside = () => {
+    if (archive.transactional || external) return;
+    external = archive.store(raws, deps.service.repo.db);
+    external.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
+  };
+  let contexts: ApplyContext[];
+  if (transactional) {
+    contexts = await deps.service.repo.db.transaction(async (tx) => {
+      const unit = new UnitOfWork(bound(tx), INGEST_AUTH, true);
+      const done = await applyAll(unit);
+      storeOutside();
+      await unit.flush();
+      if (archive.transactional) await archive.store(raws, tx);
+      return done;
+    });
+  } else {
+    const unit = new UnitOfWork(deps.service, INGEST_AUTH, false);
+    contexts = await applyAll(unit);
+    storeOutside();
+    await deps.service.repo.db.transaction(async (tx) => {
+      await unit.flush(bound(tx));
+      if (archive.transactional) await archive.store(raws, tx);
+    });
+  }
+  await external;
+  return prepared.map((p, i) => {
+    const ctx = contexts[i]!;
+    return {
+      kind: p.mapped.kind,
+      type: p.mapped.header.type,
+      event: p.mapped.header.event,
+      controlId: p.mapped.header.controlId,
+      written: ctx.written.filter((w) => w.reference !== `Provenance/${p.provenanceId}`),
+      warnings: ctx.warnings,
+      provenance: `Provenance/${p.provenanceId}`,
+      rawKey: p.rawKey,
+    };
+  });
+}
+
+/**
+ * Applies a batch of inbound messages (of distinct queue groups: their order does not matter) with a few
+ * statements for the whole batch. Each message is atomic: its writes commit together with its Provenance and raw
+ * message, or not at all. When the batch as a whole fails (one message breaks a FHIR rule, a concurrent writer
+ * won a race), each message is applied again on its own, so one bad message fails alone.
  *
- * @throws {PoisonMessageError} when the message can never be applied (the worker dead-letters it after its
- *   attempts); any other error (database, validation of what the message says) fails this attempt only.
+ * @returns one outcome per message, in order; a failure carries {@link PoisonMessageError} when the message can
+ *   never be applied (the worker dead-letters it after its attempts), any other error for a failed attempt.
+ *
+ * @example
+ * ```ts
+ * const [first, second] = await ingestBatch({ service, documents, archive }, [inboundA, inboundB]);
+ * if (!first.ok) release(first.error);
+ * ```
+ */
+export async function ingestBatch(deps: IngestDeps, inbounds: InboundHl7[]): Promise<IngestOutcome[]> {
+  const outcomes: IngestOutcome[] = new Array(inbounds.length);
+  const together: { i: number; p: Prepared }[] = [];
+  const alone: { i: number; p: Prepared }[] = [];
+  for (const [i, inbound] of inbounds.entries()) {
+    try {
+      const p = prepare(inbound);
+      (needsOwnTransaction(p) ? alone : together).push({ i, p });
+    } catch (error) {
+      outcomes[i] = { ok: false, error };
+    }
+  }
+  if (together.length) {
+    try {
+      const results = await applyTogether(
+        deps,
+        together.map((t) => t.p),
+        false,
+      );
+      for (const [j, t] of together.entries()) outcomes[t.i] = { ok: true, value: results[j]! };
+    } catch (error) {
+      if (together.length === 1) outcomes[together[0]!.i] = { ok: false, error };
+      else alone.unshift(...together);
+    }
+  }
+  for (const a of alone) {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const [result] = await applyTogether(deps, [a.p], needsOwnTransaction(a.p));
+        outcomes[a.i] = { ok: true, value: result! };
+        break;
+      } catch (error) {
+        // Lost a race with a concurrent batch (same Patient reached by its INS, same new Practitioner): read again.
+        if (attempt < RACE_ATTEMPTS && error instanceof FhirError && error.status === 409) continue;
+        outcomes[a.i] = { ok: false, error };
+        break;
+      }
+    }
+  }
+  return outcomes;
+}
+
+/** Attempts of a message applied on its own when it loses an optimistic-locking race (409). */
+const RACE_ATTEMPTS = 3;
+
+/**
+ * Applies one inbound message atomically (the hl7-ingest Lambda's unit: one SQS record).
+ *
+ * @throws {PoisonMessageError} when the message can never be applied; any other error fails this attempt only.
  *
  * @example
  * ```ts
@@ -141,44 +340,12 @@ function provenance(m: MappedMessage, id: string, written: Written[], inbound: I
  * ```
  */
 export async function ingestHl7(deps: IngestDeps, inbound: InboundHl7): Promise<IngestResult> {
-  if (Number.isNaN(Date.parse(inbound.receivedAt))) {
-    throw new PoisonMessageError('bad-received-at', 'the queue message has no valid receivedAt instant');
-  }
-  const mapped = parse(inbound);
-  const sha256 = createHash('sha256').update(inbound.message, 'utf8').digest('hex');
-  const rawKey = rawMessageKey(sha256, inbound.receivedAt);
-  // Written while the transaction runs (a file or S3 write costs as much as the whole transaction); the attempt
-  // succeeds only once both are done, so a failed write makes the message come again (its FHIR part is then a no-op).
-  const stored = deps.documents.put(rawKey, inbound.message, {
-    contentType: 'x-application/hl7-v2+er7; charset=utf-8',
-  });
-  stored.catch(() => undefined); // awaited below; not an unhandled rejection while the transaction runs
-  const provenanceId = `hl7-${sha256.slice(0, 40)}`;
-  const result = await deps.service.repo.db.transaction(async (tx) => {
-    const ctx = new ApplyContext(
-      deps.service.withRepository(deps.service.repo.withExecutor(tx)),
-      deps.documents,
-      deps.practitioners,
-    );
-    await apply(ctx, mapped);
-    const written = [...ctx.written];
-    await ctx.write(provenance(mapped, provenanceId, written, inbound, rawKey));
-    return {
-      kind: mapped.kind,
-      type: mapped.header.type,
-      event: mapped.header.event,
-      controlId: mapped.header.controlId,
-      written,
-      warnings: ctx.warnings,
-      provenance: `Provenance/${provenanceId}`,
-      rawKey,
-    };
-  });
-  await stored;
-  return result;
+  const [outcome] = await ingestBatch(deps, [inbound]);
+  if (!outcome!.ok) throw outcome!.error;
+  return outcome!.value;
 }
 
 /** Deletes raw messages older than `days` (the retention of the raw HL7 archive). */
-export async function purgeRawMessages(documents: DocumentStore, days: number, now = new Date()): Promise<number> {
-  return documents.deleteOlderThan(RAW_MESSAGE_PREFIX, new Date(now.getTime() - days * 86_400_000));
+export async function purgeRawMessages(archive: RawMessageArchive, days: number, now = new Date()): Promise<number> {
+  return archive.purge(new Date(now.getTime() - days * 86_400_000));
 }

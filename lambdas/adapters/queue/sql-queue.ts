@@ -1,4 +1,5 @@
 import { type SqlExecutor, sqlJson } from '../sql/executor.js';
+import { coalesce, type Settled } from './coalesce.js';
 import {
   DEAD_LETTER_SUFFIX,
   type OutgoingMessage,
@@ -111,7 +112,11 @@ const RECEIVE = `WITH dead AS (
     to_char(sent_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS sent_at
   FROM taken ORDER BY taken.id`;
 
-const DELETE = 'DELETE FROM queue_message WHERE queue = $1::text AND receipt = $2::text';
+const DELETE = `DELETE FROM queue_message
+  WHERE queue = $1::text AND receipt IN (SELECT jsonb_array_elements_text($2::jsonb))
+  RETURNING receipt`;
+// Deletes made together (a worker's batch) share one statement.
+const MAX_DELETE_BATCH = 500;
 
 const RELEASE = `UPDATE queue_message
   SET visible_at = now() + $3::float8 * interval '1 second', receipt = NULL, last_error = coalesce($4::text, last_error)
@@ -218,23 +223,46 @@ export class SqlQueue implements QueuePort {
     }));
   }
 
-  /** Deletes a processed message; throws {@link StaleReceiptError} when the receipt is not current. */
+  /**
+   * Deletes a processed message; throws {@link StaleReceiptError} when the receipt is not current. Deletes made in
+   * the same event-loop turn go in one statement.
+   */
   async delete(queue: string, receipt: string): Promise<void> {
     checkQueue(queue);
     checkReceipt(receipt);
-    const res = await this.db.query(DELETE, [queue, receipt]);
-    if (res.rowCount === 0)
-      throw new StaleReceiptError('The receipt no longer designates a message held by this consumer');
-    await this.vacuumNow();
+    await this.deleteTogether({ queue, receipt });
   }
+
+  private readonly deleteTogether = coalesce(
+    async (items: { queue: string; receipt: string }[]): Promise<Settled<void>[]> => {
+      const deleted = new Set<string>();
+      for (const queue of new Set(items.map((i) => i.queue))) {
+        const receipts = items.filter((i) => i.queue === queue).map((i) => i.receipt);
+        const res = await this.db.query<{ receipt: string }>(DELETE, [queue, sqlJson(receipts)]);
+        for (const r of res.rows) deleted.add(`${queue}\u0000${r.receipt}`);
+      }
+      await this.vacuumNow(deleted.size);
+      return items.map((i) =>
+        deleted.has(`${i.queue}\u0000${i.receipt}`)
+          ? { ok: true, value: undefined }
+          : {
+              ok: false,
+              error: new StaleReceiptError('The receipt no longer designates a message held by this consumer'),
+            },
+      );
+    },
+    { maxBatch: MAX_DELETE_BATCH },
+  );
 
   /**
    * Embedded PostgreSQL (PGlite) has no autovacuum: the dead rows of processed messages pile up at the head of the
    * queue's indexes and every receive walks through them (measured: 108 messages/s applied with a 4,000 backlog, 23/s
    * with 20,000). Vacuum the queue tables every {@link VACUUM_EVERY_DELETES} deletes there; a server has autovacuum.
    */
-  private async vacuumNow(): Promise<void> {
-    if (this.db.kind !== 'pglite' || ++this.deletesSinceVacuum < VACUUM_EVERY_DELETES) return;
+  private async vacuumNow(deleted: number): Promise<void> {
+    if (this.db.kind !== 'pglite') return;
+    this.deletesSinceVacuum += deleted;
+    if (this.deletesSinceVacuum < VACUUM_EVERY_DELETES) return;
     this.deletesSinceVacuum = 0;
     await this.db.query('VACUUM (ANALYZE) queue_message').catch(() => undefined);
     await this.db.query('VACUUM queue_dedup').catch(() => undefined);

@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import { SqlError, type SqlExecutor } from './executor.js';
 import { statements as fhirStore } from './migrations/0001-fhir-store.js';
 import { statements as queue } from './migrations/0002-queue.js';
+import { statements as hl7RawArchive } from './migrations/0003-hl7-raw-archive.js';
+import { statements as queueReceivedIndex } from './migrations/0004-queue-received-index.js';
 
 export interface Migration {
   version: number;
@@ -13,6 +15,8 @@ export interface Migration {
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'fhir-store', statements: fhirStore },
   { version: 2, name: 'queue', statements: queue },
+  { version: 3, name: 'hl7-raw-archive', statements: hl7RawArchive },
+  { version: 4, name: 'queue-received-index', statements: queueReceivedIndex },
 ];
 
 // Arbitrary constant shared by every PFI process: the transaction-level advisory lock that

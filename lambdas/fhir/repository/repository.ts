@@ -14,6 +14,8 @@ import {
 } from '../errors.js';
 import { extractIndexRows } from '../search/extract.js';
 import type { Resource } from '../types.js';
+import { type BulkWrite, writeMany } from './bulk-write.js';
+import { findByIdentifiers, type IdentifierKey, type LoadedResource } from './identifier-lookup.js';
 import { hasUniqueIdentifiers, uniqueIdentifiers } from './identifiers.js';
 import { buildUpsert, DELETE_SQL } from './write-sql.js';
 
@@ -213,6 +215,16 @@ export class FhirRepository {
     }
     // Lost a race with a concurrent writer of the same resource: the caller may retry.
     throw conflict(`${type}/${id} was modified concurrently; retry the request`);
+  }
+
+  /** Creates or updates many resources in one transaction and as few statements as possible (./bulk-write.ts). */
+  writeMany(writes: BulkWrite[]): Promise<WriteResult[]> {
+    return writeMany(this.db, writes, this.maxResourceBytes);
+  }
+
+  /** The current resources carrying any of these business identifiers (./identifier-lookup.ts). */
+  findByIdentifiers(keys: IdentifierKey[]): Promise<LoadedResource[]> {
+    return findByIdentifiers(this.db, keys);
   }
 
   async read(type: string, id: string): Promise<StoredResource> {

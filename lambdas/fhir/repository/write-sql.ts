@@ -6,7 +6,7 @@ import { type SqlParam, sqlJson } from '../../adapters/sql/executor.js';
  * write costs one round trip (on the Data API, one HTTPS call) and is atomic without BEGIN/COMMIT.
  */
 
-const INDEX_TABLES = {
+export const INDEX_TABLES = {
   string: { table: 'sp_string', columns: 'norm text, exact text', insert: 'norm, exact', select: 'x.norm, x.exact' },
   token: { table: 'sp_token', columns: 'system text, code text', insert: 'system, code', select: 'x.system, x.code' },
   date: {
@@ -63,7 +63,7 @@ const outboxCte = (outbox: string) =>
 const NEXT_UPDATED = "GREATEST($3::timestamptz, r.last_updated + interval '1 millisecond')";
 
 /** FHIR instant text of a timestamptz, as JavaScript's toISOString writes it. */
-const isoText = (ts: string) => `to_char((${ts}) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+export const isoText = (ts: string) => `to_char((${ts}) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
 export type IndexCategory = keyof typeof INDEX_TABLES;
 

@@ -127,3 +127,8 @@ export function createExtractor(
  * (none for unknown types). `_id` and `_lastUpdated` are not included: they are resource columns.
  */
 export const extractIndexRows: (resource: Resource) => IndexRows = createExtractor(listSearchParams);
+
+/** The rows of the `identifier` parameter only (what an identifier lookup matches), for in-memory matching. */
+export const extractIdentifierRows: (resource: Resource) => IndexRows = createExtractor((type) =>
+  listSearchParams(type).filter((p) => p.code === 'identifier'),
+);

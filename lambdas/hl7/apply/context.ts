@@ -1,15 +1,14 @@
 /**
- * What the HL7 appliers share inside one message's transaction: the FHIR service bound to the transaction, the
+ * What the HL7 appliers share while applying one message: the batch's unit of work (reads and pending writes), the
  * platform identity it writes as, the document store, and what the message wrote (for its Provenance).
  */
 
 import type { DocumentStore } from '../../adapters/documents/document-store.js';
 import { parseScopes } from '../../auth/scopes.js';
 import type { AuthContext } from '../../auth/verify.js';
-import type { OutboxMessage, StoredResource } from '../../fhir/repository/repository.js';
-import { FhirService } from '../../fhir/service.js';
-import type { Resource } from '../../fhir/types.js';
+import type { OutboxMessage } from '../../fhir/repository/repository.js';
 import type { BusinessIdentifier } from '../map/patient.js';
+import type { UnitOfWork } from './unit-of-work.js';
 
 export type Json = Record<string, unknown>;
 
@@ -36,11 +35,12 @@ export interface IngestWarning {
 }
 
 export class ApplyContext {
-  readonly written: Written[] = [];
+  /** References this message wrote, in order (first write of each). */
+  private readonly refs: string[] = [];
   readonly warnings: IngestWarning[] = [];
 
   constructor(
-    readonly service: FhirService,
+    readonly unit: UnitOfWork,
     readonly documents: DocumentStore,
     /** Practitioner id by `system|value`, shared across messages (professionals are few and stable). */
     readonly practitioners: Map<string, string> = new Map(),
@@ -50,46 +50,31 @@ export class ApplyContext {
     this.warnings.push({ code, message });
   }
 
-  /** The single current resource of `type` carrying `identifier`, parsed; undefined when none. */
-  async find(type: string, identifier: BusinessIdentifier): Promise<Json | undefined> {
-    const stored = await this.service.conditionalMatch(
-      INGEST_AUTH,
-      type,
-      `identifier=${encodeURIComponent(`${identifier.system}|${identifier.value}`)}`,
-    );
-    return stored ? (JSON.parse(stored.json) as Json) : undefined;
+  /** The single current resource of `type` carrying `identifier`; undefined when none. */
+  find(type: string, identifier: BusinessIdentifier): Promise<Json | undefined> {
+    return this.unit.find(type, identifier);
+  }
+
+  /** The current resources of `type` carrying any of `identifiers` (at most one per identifier is expected). */
+  findAny(type: string, identifiers: BusinessIdentifier[]): Promise<Json[]> {
+    return this.unit.findAny(type, identifiers);
+  }
+
+  /** Resources of `type` whose `param` is `value` (at most `count`); only in a message applied on its own. */
+  search(type: string, param: string, value: string, count = 100): Promise<Json[]> {
+    return this.unit.search(type, param, value, count);
+  }
+
+  /** True when `type/id` existed (committed) before this batch. */
+  isStored(type: string, id: string): boolean {
+    return this.unit.isStored(type, id);
   }
 
   /**
-   * The current resources of `type` carrying any of `identifiers`, in one statement (at most one per identifier is
-   * expected: they are unique in the database).
+   * Creates or updates `resource` (it must have an id); validated like any FHIR write and stored when the batch
+   * commits. Returns the resource as it will be stored (without versionId/lastUpdated).
    */
-  async findAny(type: string, identifiers: BusinessIdentifier[]): Promise<Json[]> {
-    // A value holding a search-syntax character cannot share the OR list: look it up alone.
-    const plain = identifiers.filter((i) => !/[,|\\$]/.test(i.value) && !/[,\\$]/.test(i.system));
-    const out: Json[] = [];
-    if (plain.length) {
-      const value = plain.map((i) => `${i.system}|${i.value}`).join(',');
-      out.push(...(await this.search(type, 'identifier', value, plain.length + 1)));
-    }
-    for (const i of identifiers.filter((x) => !plain.includes(x))) {
-      const found = await this.find(type, i);
-      if (found && !out.some((o) => o['id'] === found['id'])) out.push(found);
-    }
-    return out;
-  }
-
-  /** Resources of `type` whose `param` is `value` (at most `count`). */
-  async search(type: string, param: string, value: string, count = 100): Promise<Json[]> {
-    const { result } = await this.service.search(INGEST_AUTH, type, [
-      [param, value],
-      ['_count', String(count)],
-    ]);
-    return result.matches.map((m) => JSON.parse(m.json) as Json);
-  }
-
-  /** Creates or updates `resource` (it must have an id), validated like any FHIR write. */
-  async write(resource: Json, opts: { outbox?: OutboxMessage[] } = {}): Promise<StoredResource> {
+  write(resource: Json, opts: { outbox?: OutboxMessage[] } = {}): Json {
     const type = resource['resourceType'] as string;
     const id = resource['id'] as string;
     const { meta: _meta, ...body } = resource;
@@ -102,14 +87,28 @@ export class ApplyContext {
         ...(meta['extension'] ? { extension: meta['extension'] } : {}),
       };
     }
-    const result = await this.service.update(INGEST_AUTH, type, id, clean as Resource, { outbox: opts.outbox });
-    const stored = result.resource!;
-    this.written.push({ reference: `${type}/${id}`, versionId: stored.versionId, status: result.status });
-    return stored;
+    this.unit.write(clean, opts);
+    const ref = `${type}/${id}`;
+    if (!this.refs.includes(ref)) this.refs.push(ref);
+    return clean;
+  }
+
+  /** What this message wrote, once the unit is flushed (versions and statuses from the store). */
+  get written(): Written[] {
+    return this.refs.map((reference) => {
+      const slash = reference.indexOf('/');
+      const outcome = this.unit.outcome(reference.slice(0, slash), reference.slice(slash + 1));
+      return { reference, versionId: outcome?.versionId ?? 0, status: outcome?.status ?? 0 };
+    });
+  }
+
+  /** The references this message wrote so far (its Provenance targets). */
+  get references(): readonly string[] {
+    return this.refs;
   }
 
   /** A new server id. */
   newId(): string {
-    return FhirService.newId();
+    return this.unit.newId();
   }
 }

@@ -35,7 +35,7 @@ async function writeBinary(ctx: ApplyContext, content: EmbeddedContent, binaryId
     await ctx.documents.put(key, content.data, { contentType: content.contentType });
     binary['meta'] = { extension: [{ url: BINARY_CONTENT_KEY_EXTENSION, valueString: key }] };
   }
-  await ctx.write(binary);
+  ctx.write(binary);
 }
 
 function binaryIdsOf(existing: Json | undefined): string[] {
@@ -58,7 +58,7 @@ export async function applyDocument(
 ): Promise<{ reference: string; attachments: Json[] } | undefined> {
   const existing = await ctx.find('DocumentReference', doc.identifier);
   if (doc.action === 'delete' && existing) {
-    await ctx.write({ ...existing, status: 'entered-in-error' });
+    ctx.write({ ...existing, status: 'entered-in-error' });
     const attachments = (existing['content'] as Json[]).map((c) => c['attachment'] as Json);
     return { reference: `DocumentReference/${existing['id']}`, attachments };
   }
@@ -89,7 +89,7 @@ export async function applyDocument(
   if (doc.action === 'replace' && doc.replaces) {
     const old = await ctx.find('DocumentReference', doc.replaces);
     if (old && old['id'] !== id) {
-      await ctx.write({ ...old, status: 'superseded' });
+      ctx.write({ ...old, status: 'superseded' });
       relatesTo = [{ code: 'replaces', target: { reference: `DocumentReference/${old['id']}` } }];
     } else if (!old) {
       ctx.warn('replace-unknown-document', 'the replaced document (TXA-13 / CDA RPLC) is unknown: recorded as new');
@@ -118,7 +118,7 @@ export async function applyDocument(
       ],
     }));
   }
-  await ctx.write(reference);
+  ctx.write(reference);
   return { reference: `DocumentReference/${id}`, attachments: content.map((c) => c['attachment'] as Json) };
 }
 

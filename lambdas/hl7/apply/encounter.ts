@@ -97,9 +97,11 @@ async function practitionerRef(ctx: ApplyContext, doctor: Xcn): Promise<Json | u
   if (cached) return { reference: `Practitioner/${cached}` };
   const existing = await ctx.find('Practitioner', identifier);
   if (existing) {
-    // Only committed, found ids are cached (one created in this transaction could still roll back).
-    if (ctx.practitioners.size >= MAX_CACHED_PRACTITIONERS) ctx.practitioners.clear();
-    ctx.practitioners.set(key, existing['id'] as string);
+    // Only committed ids are cached (one created by this batch could still roll back).
+    if (ctx.isStored('Practitioner', existing['id'] as string)) {
+      if (ctx.practitioners.size >= MAX_CACHED_PRACTITIONERS) ctx.practitioners.clear();
+      ctx.practitioners.set(key, existing['id'] as string);
+    }
     return { reference: `Practitioner/${existing['id']}` };
   }
   const id = ctx.newId();
@@ -107,7 +109,7 @@ async function practitionerRef(ctx: ApplyContext, doctor: Xcn): Promise<Json | u
   if (doctor.family) name['family'] = doctor.family;
   if (doctor.given) name['given'] = [doctor.given];
   // The Annuaire Santé is the reference for professionals: only create what the message says, never overwrite.
-  await ctx.write({
+  ctx.write({
     resourceType: 'Practitioner',
     id,
     identifier: [identifier],
@@ -216,6 +218,6 @@ export async function applyVisit(
   const ext = [...otherExt, ...movements.map(encodeMovement)];
   if (ext.length) encounter['extension'] = ext;
   else delete encounter['extension'];
-  await ctx.write(encounter);
+  ctx.write(encounter);
   return `Encounter/${id}`;
 }

@@ -138,11 +138,10 @@ export async function upsertPatient(
   if (conflict) {
     ctx.warn('ins-conflict', 'the INS is carried by another patient record: both flagged for identity vigilance');
     patient = flag(patient);
-    await ctx.write(flag(conflict));
+    ctx.write(flag(conflict));
   }
   for (const w of facts.warnings) ctx.warn(w, warningText[w]);
-  const written = await ctx.write(patient);
-  return JSON.parse(written.json) as Json;
+  return ctx.write(patient);
 }
 
 const warningText: Record<PatientFacts['warnings'][number], string> = {
@@ -180,7 +179,7 @@ export async function mergePatients(
     // The INS goes (the survivor's PID says which INS holds, and it is unique); the merged IPP stays, so a late
     // message for it still finds this record rather than creating a new one.
     const identifiers = identifiersOf(p).filter((i) => !isIns(i));
-    await ctx.write({
+    ctx.write({
       ...p,
       identifier: identifiers,
       active: false,
@@ -198,7 +197,7 @@ async function repoint(ctx: ApplyContext, fromId: string, toId: string): Promise
     for (;;) {
       const batch = await ctx.search(type, 'subject', `Patient/${fromId}`, 100);
       if (batch.length === 0) break;
-      for (const r of batch) await ctx.write({ ...r, subject: { reference: `Patient/${toId}` } });
+      for (const r of batch) ctx.write({ ...r, subject: { reference: `Patient/${toId}` } });
     }
   }
 }

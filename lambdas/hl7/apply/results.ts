@@ -22,7 +22,7 @@ export async function applyReport(
   for (const obs of report.observations) {
     const existing = await ctx.find('Observation', obs.identifier);
     const id = (existing?.['id'] as string | undefined) ?? ctx.newId();
-    await ctx.write({ ...obs.resource, id, subject, ...(encounter ? { encounter } : {}) });
+    ctx.write({ ...obs.resource, id, subject, ...(encounter ? { encounter } : {}) });
     results.push(`Observation/${id}`);
   }
   const documents: string[] = [];
@@ -47,6 +47,6 @@ export async function applyReport(
   const outbox = needsCda
     ? [{ topic: CDA_LAB_REPORT_TOPIC, payload: JSON.stringify({ diagnosticReport: `DiagnosticReport/${id}` }) }]
     : undefined;
-  await ctx.write(dr, { outbox });
+  ctx.write(dr, { outbox });
   return `DiagnosticReport/${id}`;
 }

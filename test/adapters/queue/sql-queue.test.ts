@@ -67,6 +67,30 @@ describe.each(executorFactories)('SqlQueue on $name', (factory) => {
     expect(await queue.depth(q)).toEqual({ visible: 0, inFlight: 2, deadLetter: 0 });
   });
 
+  it.skipIf(!factory.available)(
+    'deletes made together share one statement; a stale receipt among them fails alone',
+    async () => {
+      const q = fresh();
+      const other = fresh();
+      await queue.send(q, [msg('a', 1), msg('b', 1), msg('c', 1)]);
+      await queue.send(other, [msg('z', 1)]);
+      const got = await queue.receive(q, LONG);
+      const [z] = await queue.receive(other, LONG);
+      const del = await trips(() =>
+        Promise.allSettled([...got.map((m) => queue.delete(q, m.receipt)), queue.delete(q, 'no-such-receipt')]),
+      );
+      expect(del.trips).toBe(1);
+      expect(del.value.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled', 'rejected']);
+      expect((del.value[3] as PromiseRejectedResult).reason).toBeInstanceOf(StaleReceiptError);
+      expect(await queue.depth(q)).toEqual({ visible: 0, inFlight: 0, deadLetter: 0 });
+      // Two queues in one turn: one statement each.
+      await queue.send(q, [msg('d', 1)]);
+      const [d] = await queue.receive(q, LONG);
+      const both = await trips(() => Promise.all([queue.delete(q, d!.receipt), queue.delete(other, z!.receipt)]));
+      expect(both.trips).toBe(2);
+    },
+  );
+
   it.skipIf(!factory.available)('respects max and keeps queues apart', async () => {
     const q = fresh();
     const other = fresh();

@@ -1,0 +1,63 @@
+import { type SqlExecutor, sqlJson } from '../../adapters/sql/executor.js';
+import type { StoredResource } from './repository.js';
+
+/** A business identifier of a resource type, as the `identifier` search parameter indexes it. */
+export interface IdentifierKey {
+  type: string;
+  system: string;
+  value: string;
+}
+
+/** A current resource with the hash of its content (what a later write compares against). */
+export interface LoadedResource extends StoredResource {
+  contentHash: string;
+}
+
+/** Keys per statement: keeps the statement and its answer small (the Data API answers at most 1 MiB). */
+const MAX_KEYS = 500;
+
+// Same match as `identifier=system|value` (exact system and code on the current version's token rows).
+const LOOKUP_SQL = `SELECT DISTINCT r.resource_type, r.id, r.version, r.content, r.content_hash,
+    to_char(r.last_updated AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS updated
+  FROM jsonb_to_recordset($1::jsonb) AS x(type text, system text, value text)
+  JOIN sp_token t ON t.resource_type = x.type AND t.param = 'identifier' AND t.code = x.value AND t.system = x.system
+  JOIN resource r ON r.resource_type = t.resource_type AND r.id = t.id AND r.version = t.version AND NOT r.deleted`;
+
+interface LookupRow {
+  [column: string]: string | number | boolean | null;
+  resource_type: string;
+  id: string;
+  version: number;
+  content: string;
+  content_hash: string;
+  updated: string;
+}
+
+/**
+ * The current resources carrying any of `keys` (one statement per 500 keys), in no particular order. What an HL7
+ * batch reads before applying its messages: every Patient, Encounter, Practitioner… its messages designate.
+ */
+export async function findByIdentifiers(db: SqlExecutor, keys: IdentifierKey[]): Promise<LoadedResource[]> {
+  const out: LoadedResource[] = [];
+  const seen = new Set<string>();
+  for (let i = 0; i < keys.length; i += MAX_KEYS) {
+    const res = await db.query<LookupRow>(LOOKUP_SQL, [sqlJson(keys.slice(i, i + MAX_KEYS))], {
+      readOnly: true,
+      plan: 'generic',
+    });
+    for (const r of res.rows) {
+      const key = `${r.resource_type}/${r.id}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      out.push({
+        resourceType: r.resource_type,
+        id: r.id,
+        versionId: Number(r.version),
+        lastUpdated: r.updated,
+        json: r.content,
+        contentHash: r.content_hash,
+      });
+    }
+  }
+  return out;
+}

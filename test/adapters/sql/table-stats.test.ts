@@ -1,0 +1,31 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { refreshGrownTableStats } from '../../../lambdas/adapters/sql/table-stats.js';
+import { executorFactories, type TestDatabase } from '../../support/executors.js';
+
+describe.each(executorFactories.filter((f) => f.name !== 'data-api'))('refreshGrownTableStats on $name', (factory) => {
+  let t: TestDatabase;
+  beforeAll(async () => {
+    if (!factory.available) return;
+    t = await factory.create();
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it.skipIf(!factory.available)(
+    'analyzes a table that grew by half since its statistics, then leaves it alone',
+    async () => {
+      await refreshGrownTableStats(t.db);
+      await t.db.query(
+        `INSERT INTO queue_message (queue, group_id, body, sent_at, visible_at)
+       SELECT 'stats', 'g' || i, repeat('x', 200), now(), now() FROM generate_series(1, 5000) i`,
+      );
+      expect(await refreshGrownTableStats(t.db)).toContain('queue_message');
+      const stats = await t.db.query<{ pages: number }>(
+        "SELECT relpages AS pages FROM pg_class WHERE relname = 'queue_message' AND relnamespace = current_schema()::regnamespace",
+      );
+      expect(stats.rows[0]!.pages).toBeGreaterThan(16);
+      expect(await refreshGrownTableStats(t.db)).not.toContain('queue_message');
+    },
+  );
+});
