@@ -16,7 +16,7 @@ import type { Config } from '../lambdas/config.js';
 import { createLocalServer, listen } from '../lambdas/fhir/local-server.js';
 import { createFhirPlatform, type FhirPlatform } from '../lambdas/fhir/platform.js';
 import { resolveInboundBody } from '../lambdas/hl7/inbound-body.js';
-import { type InboundHl7, ingestBatch, purgeRawMessages } from '../lambdas/hl7/ingest.js';
+import { createCommitLock, type InboundHl7, ingestBatch, purgeRawMessages } from '../lambdas/hl7/ingest.js';
 import { messageKind } from '../lambdas/hl7/map/message.js';
 import { HL7_INBOUND_QUEUE } from '../lambdas/hl7/queues.js';
 import { databaseArchive, documentArchive, type RawMessageArchive } from '../lambdas/hl7/raw-archive.js';
@@ -82,11 +82,12 @@ export async function startLocalPlatform(config: Config, opts: LocalPlatformOpti
   const practitioners = new Map<string, string>();
   const archive = config.hl7.rawArchive === 'database' ? databaseArchive(platform.db) : documentArchive(documents);
   const ingestDeps = { service: platform.service, documents, archive, practitioners };
-  // The messages the worker received together are applied as one batch (a few statements for all of them). One
-  // batch at a time: two batches of one process would race on the resources they share (a patient reached by its
-  // INS from two feeds, a new Practitioner) and one would have to start again.
-  const ingest = coalesce((inbounds: InboundHl7[]) => ingestBatch(ingestDeps, inbounds), {
+  // The messages the worker received together are applied as one batch (a few statements for all of them). While
+  // one batch is written, the next is read and applied in memory; their writes run one after the other.
+  const commitLock = createCommitLock();
+  const ingest = coalesce((inbounds: InboundHl7[]) => ingestBatch(ingestDeps, inbounds, commitLock), {
     maxBatch: config.hl7.workerConcurrency,
+    maxInFlight: 2,
   });
   const worker = startHl7Worker({
     queue,

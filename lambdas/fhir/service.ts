@@ -1,4 +1,5 @@
 import type { DocumentStore } from '../adapters/documents/document-store.js';
+import type { SqlExecutor } from '../adapters/sql/executor.js';
 import { allows, type Interaction } from '../auth/scopes.js';
 import type { AuthContext } from '../auth/verify.js';
 import { withBinaryContent } from './binary-content.js';
@@ -16,6 +17,16 @@ import { type HistoryPage, runHistory, runSearch, type SearchResult } from './re
 import { parseSearch, type SearchRequest } from './search/parse.js';
 import { isSupportedType, type Resource } from './types.js';
 import { requiredPatientLinks, validateResource } from './validation/index.js';
+
+/** One resource of {@link FhirService.updateMany}. */
+export interface BulkItem {
+  resource: Resource;
+  /** The version read (optimistic lock); 0: must not exist; omitted: any. */
+  expectedVersion?: number;
+  outbox?: OutboxMessage[];
+  /** The resource's content hash, when the caller has computed it. */
+  contentHash?: string;
+}
 
 /** Types clients may read and search but never write (the platform writes them). */
 const READ_ONLY_TYPES = new Set(['AuditEvent']);
@@ -250,21 +261,33 @@ export class FhirService {
    * written by {@link FhirRepository.writeMany} with its optimistic lock. `expectedVersion` 0 creates (create
    * scope), a version updates (update scope), none upserts (both).
    */
-  async updateMany(
-    auth: AuthContext,
-    items: { resource: Resource; expectedVersion?: number; outbox?: OutboxMessage[]; contentHash?: string }[],
-  ): Promise<InteractionResult[]> {
-    const writes = items.map(({ resource, expectedVersion, outbox, contentHash }) => {
-      const type = resource.resourceType;
-      requireType(type);
-      requireWritable(type);
-      if (expectedVersion !== 0) requireScope(auth, type, 'u');
-      if (expectedVersion === undefined || expectedVersion === 0) requireScope(auth, type, 'c');
-      if (!resource.id || !FHIR_ID.test(resource.id)) throw badRequest(`'${resource.id}' is not a valid resource id`);
-      return { resource, expectedVersion, outbox, contentHash, patientLinks: validate(resource, type) };
-    });
-    const written = await this.repo.writeMany(writes);
-    return written.map((w) => ({ status: w.created ? 201 : 200, resource: w.resource }));
+  async updateMany(auth: AuthContext, items: BulkItem[]): Promise<InteractionResult[]> {
+    const writer = this.bulkWriter(auth);
+    for (const item of items) writer.add(item);
+    return writer.commit();
+  }
+
+  /**
+   * {@link updateMany} in two steps: `add` validates and prepares one resource (CPU only), `commit` writes them all
+   * on `db` (a transaction's executor; default this service's).
+   */
+  bulkWriter(auth: AuthContext): { add(item: BulkItem): void; commit(db?: SqlExecutor): Promise<InteractionResult[]> } {
+    const writer = this.repo.bulkWriter();
+    return {
+      add: ({ resource, expectedVersion, outbox, contentHash }) => {
+        const type = resource.resourceType;
+        requireType(type);
+        requireWritable(type);
+        if (expectedVersion !== 0) requireScope(auth, type, 'u');
+        if (expectedVersion === undefined || expectedVersion === 0) requireScope(auth, type, 'c');
+        if (!resource.id || !FHIR_ID.test(resource.id)) throw badRequest(`'${resource.id}' is not a valid resource id`);
+        writer.add({ resource, expectedVersion, outbox, contentHash, patientLinks: validate(resource, type) });
+      },
+      commit: async (db = this.repo.db) => {
+        const written = await writer.execute(db);
+        return written.map((w) => ({ status: w.created ? 201 : 200, resource: w.resource }));
+      },
+    };
   }
 
   /** The current resources carrying any of these business identifiers, in one statement (search scope). */

@@ -194,68 +194,99 @@ function lookups(prepared: Prepared[], practitioners: Map<string, string>): (Bus
 
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
+/** A batch applied in memory and validated, ready to be written. */
+interface Staged {
+  commit(): Promise<IngestResult[]>;
+}
+
 /**
- * Applies `prepared` together: read what they designate (one statement), apply each in memory in order, then write
- * everything (resources, Provenances, raw messages) in one short transaction. `transactional`: the whole work runs
- * in the transaction instead (a merge, whose searches must see its own writes).
+ * Stages `prepared` together: reads what they designate (one statement), applies each in memory in order and
+ * prepares the writes (CPU only, yielding to the event loop between messages); `commit` then writes everything —
+ * resources, Provenances, raw messages — in one short transaction.
  */
-async function applyTogether(deps: IngestDeps, prepared: Prepared[], transactional: boolean): Promise<IngestResult[]> {
+async function stage(deps: IngestDeps, prepared: Prepared[]): Promise<Staged> {
   const archive = deps.archive ?? documentArchive(deps.documents);
+  const unit = new UnitOfWork(deps.service, INGEST_AUTH, false);
+  const contexts = await applyAll(deps, unit, prepared, archive.system);
+  const flush = await unit.prepareFlush();
+  return {
+    commit: () =>
+      writeAndArchive(deps, archive, prepared, contexts, async (tx) => {
+        await flush.commit(tx);
+      }),
+  };
+}
+
+/** A message applied alone, entirely inside one transaction (a merge, whose searches must see its own writes). */
+async function applyInTransaction(deps: IngestDeps, p: Prepared): Promise<IngestResult[]> {
+  const archive = deps.archive ?? documentArchive(deps.documents);
+  let contexts: ApplyContext[] = [];
+  return writeAndArchive(
+    deps,
+    archive,
+    [p],
+    () => contexts,
+    async (tx) => {
+      const unit = new UnitOfWork(deps.service.withRepository(deps.service.repo.withExecutor(tx)), INGEST_AUTH, true);
+      contexts = await applyAll(deps, unit, [p], archive.system);
+      await unit.flush();
+    },
+  );
+}
+
+async function applyAll(
+  deps: IngestDeps,
+  unit: UnitOfWork,
+  prepared: Prepared[],
+  archiveSystem: string,
+): Promise<ApplyContext[]> {
   const practitioners = deps.practitioners ?? new Map<string, string>();
+  await unit.prefetch(lookups(prepared, practitioners));
+  const contexts: ApplyContext[] = [];
+  for (const p of prepared) {
+    // Between messages, let the MLLP bridge answer its senders (a batch takes milliseconds of CPU).
+    if (contexts.length) await yieldToEventLoop();
+    const ctx = new ApplyContext(unit, deps.documents, practitioners);
+    await apply(ctx, p.mapped);
+    ctx.write(
+      provenance(p.mapped, p.provenanceId, ctx.references, p.inbound, { key: p.rawKey, system: archiveSystem }),
+    );
+    contexts.push(ctx);
+  }
+  return contexts;
+}
+
+/**
+ * Runs `write` in one transaction with the raw messages: a database archive writes them in that transaction; an
+ * archive outside the database (S3) is written while the transaction runs (it costs as much), and the attempt
+ * succeeds only once both are done, so a failed write makes the messages come again (their FHIR part is then a
+ * no-op).
+ */
+async function writeAndArchive(
+  deps: IngestDeps,
+  archive: RawMessageArchive,
+  prepared: Prepared[],
+  contexts: ApplyContext[] | (() => ApplyContext[]),
+  write: (tx: SqlExecutor) => Promise<void>,
+): Promise<IngestResult[]> {
   const raws: RawMessage[] = prepared.map((p) => ({
     key: p.rawKey,
     receivedAt: p.inbound.receivedAt,
     body: p.inbound.message,
   }));
-  const bound = (tx: SqlExecutor) => deps.service.withRepository(deps.service.repo.withExecutor(tx));
-
-  const applyAll = async (unit: UnitOfWork): Promise<ApplyContext[]> => {
-    await unit.prefetch(lookups(prepared, practitioners));
-    const contexts: ApplyContext[] = [];
-    for (const p of prepared) {
-      // Between messages, let the MLLP bridge answer its senders (a batch takes milliseconds of CPU).
-      if (contexts.length) await yieldToEventLoop();
-      const ctx = new ApplyContext(unit, deps.documents, practitioners);
-      await apply(ctx, p.mapped);
-      ctx.write(
-        provenance(p.mapped, p.provenanceId, ctx.references, p.inbound, { key: p.rawKey, system: archive.system }),
-      );
-      contexts.push(ctx);
-    }
-    return contexts;
-  };
-
-  // An archive outside the database (S3) is written while the transaction runs (it costs as much); the attempt
-  // succeeds only once both are done, so a failed write makes the messages come again (their FHIR part is then a
-  // no-op).
   let external: Promise<void> | undefined;
-  const storeOutside = () => {
-    if (archive.transactional || external) return;
+  if (!archive.transactional) {
     external = archive.store(raws, deps.service.repo.db);
     external.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
-  };
-  let contexts: ApplyContext[];
-  if (transactional) {
-    contexts = await deps.service.repo.db.transaction(async (tx) => {
-      const unit = new UnitOfWork(bound(tx), INGEST_AUTH, true);
-      const done = await applyAll(unit);
-      storeOutside();
-      await unit.flush();
-      if (archive.transactional) await archive.store(raws, tx);
-      return done;
-    });
-  } else {
-    const unit = new UnitOfWork(deps.service, INGEST_AUTH, false);
-    contexts = await applyAll(unit);
-    storeOutside();
-    await deps.service.repo.db.transaction(async (tx) => {
-      await unit.flush(bound(tx));
-      if (archive.transactional) await archive.store(raws, tx);
-    });
   }
+  await deps.service.repo.db.transaction(async (tx) => {
+    await write(tx);
+    if (archive.transactional) await archive.store(raws, tx);
+  });
   await external;
+  const done = typeof contexts === 'function' ? contexts() : contexts;
   return prepared.map((p, i) => {
-    const ctx = contexts[i]!;
+    const ctx = done[i]!;
     return {
       kind: p.mapped.kind,
       type: p.mapped.header.type,
@@ -270,11 +301,30 @@ async function applyTogether(deps: IngestDeps, prepared: Prepared[], transaction
 }
 
 /**
+ * Serializes the commits of the batches one process runs at once: batch B may be read and applied in memory while
+ * batch A is written, but their writes — and the retries of a batch that lost a race — run one after another, so
+ * a retry reads what the other batch committed and cannot lose again.
+ */
+export type CommitLock = <T>(fn: () => Promise<T>) => Promise<T>;
+
+export function createCommitLock(): CommitLock {
+  let tail: Promise<unknown> = Promise.resolve();
+  return (fn) => {
+    const run = tail.then(fn, fn);
+    tail = run.catch(() => undefined);
+    return run;
+  };
+}
+
+const noLock: CommitLock = (fn) => fn();
+
+/**
  * Applies a batch of inbound messages (of distinct queue groups: their order does not matter) with a few
  * statements for the whole batch. Each message is atomic: its writes commit together with its Provenance and raw
  * message, or not at all. When the batch as a whole fails (one message breaks a FHIR rule, a concurrent writer
  * won a race), each message is applied again on its own, so one bad message fails alone.
  *
+ * @param lock shared by the batches one process runs concurrently (see {@link createCommitLock}).
  * @returns one outcome per message, in order; a failure carries {@link PoisonMessageError} when the message can
  *   never be applied (the worker dead-letters it after its attempts), any other error for a failed attempt.
  *
@@ -284,7 +334,11 @@ async function applyTogether(deps: IngestDeps, prepared: Prepared[], transaction
  * if (!first.ok) release(first.error);
  * ```
  */
-export async function ingestBatch(deps: IngestDeps, inbounds: InboundHl7[]): Promise<IngestOutcome[]> {
+export async function ingestBatch(
+  deps: IngestDeps,
+  inbounds: InboundHl7[],
+  lock: CommitLock = noLock,
+): Promise<IngestOutcome[]> {
   const outcomes: IngestOutcome[] = new Array(inbounds.length);
   const together: { i: number; p: Prepared }[] = [];
   const alone: { i: number; p: Prepared }[] = [];
@@ -296,34 +350,49 @@ export async function ingestBatch(deps: IngestDeps, inbounds: InboundHl7[]): Pro
       outcomes[i] = { ok: false, error };
     }
   }
+  let staged: Staged | undefined;
+  let stageError: unknown;
   if (together.length) {
     try {
-      const results = await applyTogether(
+      staged = await stage(
         deps,
         together.map((t) => t.p),
-        false,
       );
-      for (const [j, t] of together.entries()) outcomes[t.i] = { ok: true, value: results[j]! };
     } catch (error) {
-      if (together.length === 1) outcomes[together[0]!.i] = { ok: false, error };
-      else alone.unshift(...together);
+      stageError = error;
     }
   }
-  for (const a of alone) {
-    for (let attempt = 1; ; attempt++) {
+  await lock(async () => {
+    if (together.length) {
       try {
-        const [result] = await applyTogether(deps, [a.p], needsOwnTransaction(a.p));
-        outcomes[a.i] = { ok: true, value: result! };
-        break;
+        if (!staged) throw stageError;
+        const results = await staged.commit();
+        for (const [j, t] of together.entries()) outcomes[t.i] = { ok: true, value: results[j]! };
       } catch (error) {
-        // Lost a race with a concurrent batch (same Patient reached by its INS, same new Practitioner): read again.
-        if (attempt < RACE_ATTEMPTS && error instanceof FhirError && error.status === 409) continue;
-        outcomes[a.i] = { ok: false, error };
-        break;
+        if (together.length === 1 && !(error instanceof FhirError && error.status === 409)) {
+          outcomes[together[0]!.i] = { ok: false, error };
+        } else alone.unshift(...together);
       }
     }
-  }
+    for (const a of alone) outcomes[a.i] = await applyAlone(deps, a.p);
+  });
   return outcomes;
+}
+
+/** One message on its own, read again when it loses an optimistic-locking race (409). */
+async function applyAlone(deps: IngestDeps, p: Prepared): Promise<IngestOutcome> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const [result] = needsOwnTransaction(p)
+        ? await applyInTransaction(deps, p)
+        : await (await stage(deps, [p])).commit();
+      return { ok: true, value: result! };
+    } catch (error) {
+      // Lost a race with another process (same Patient reached by its INS, same new Practitioner): read again.
+      if (attempt < RACE_ATTEMPTS && error instanceof FhirError && error.status === 409) continue;
+      return { ok: false, error };
+    }
+  }
 }
 
 /** Attempts of a message applied on its own when it loses an optimistic-locking race (409). */

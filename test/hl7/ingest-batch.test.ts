@@ -10,7 +10,7 @@ import { FhirError } from '../../lambdas/fhir/errors.js';
 import { FhirRepository } from '../../lambdas/fhir/repository/repository.js';
 import { FhirService } from '../../lambdas/fhir/service.js';
 import { INGEST_AUTH } from '../../lambdas/hl7/apply/context.js';
-import { type InboundHl7, ingestBatch, PoisonMessageError } from '../../lambdas/hl7/ingest.js';
+import { createCommitLock, type InboundHl7, ingestBatch, PoisonMessageError } from '../../lambdas/hl7/ingest.js';
 import { databaseArchive, type RawMessageArchive } from '../../lambdas/hl7/raw-archive.js';
 import { IPP_SYSTEM, nir, pam } from '../support/pam.js';
 
@@ -157,5 +157,20 @@ describe('ingestBatch', () => {
     };
     expect(patientOf(1)).toBe(patientOf(0));
     expect(await count('Patient', 'urn:oid:1.2.250.1.213.1.4.10', ins)).toBe(1);
+  });
+
+  it('two batches run at once by one process, racing on a new doctor and one person, both apply in full', async () => {
+    const lock = createCommitLock();
+    const rpps = String(10_000_000_000 + (Date.now() % 1_000_000_000));
+    const doctor = { attending: { rpps, family: 'BERNARD', given: 'Luc' } };
+    const ins = nir(`180${String(Date.now() % 10_000_000_000).padStart(10, '0')}`);
+    const first = [admission(fresh('IPP'), fresh('V'), doctor), admission(fresh('IPP'), fresh('V'), { ins })];
+    const second = [admission(fresh('IPP'), fresh('V'), doctor), admission(fresh('IPP'), fresh('V'))];
+    const [a, b] = await Promise.all([
+      ingestBatch({ service, documents, archive }, first, lock),
+      ingestBatch({ service, documents, archive }, second, lock),
+    ]);
+    expect([...a, ...b].map((o) => (o.ok ? 'ok' : String(o.error)))).toEqual(['ok', 'ok', 'ok', 'ok']);
+    expect(await count('Practitioner', 'urn:oid:1.2.250.1.71.4.2.1', rpps)).toBe(1);
   });
 });

@@ -187,18 +187,96 @@ function missingLinks(items: Prepared[], missing: string): never {
 }
 
 /**
- * Creates or updates many resources in one transaction, with as few statements as the batch allows (one, plus one
- * when several resources of a type with unique identifiers are written; more only past the Data API's request size).
- * Same rules as a single write: no new version when the content is unchanged, unique business identifiers
- * (409 {@link DuplicateIdentifierError}), mandatory Patient links (422), outbox rows committed with the change.
- * Results come in the order of `writes`. Throws on the first refusal; the transaction is then rolled back.
+ * A batch of writes built one resource at a time (the CPU part: JSON, content hash, index rows — callers may yield
+ * between additions) and written later by {@link BulkWriter.execute}.
+ */
+export class BulkWriter {
+  private readonly now = new Date().toISOString();
+  private readonly nonce = randomUUID();
+  private readonly items: Prepared[] = [];
+  private readonly refs = new Set<string>();
+
+  constructor(private readonly maxResourceBytes: number) {}
+
+  get size(): number {
+    return this.items.length;
+  }
+
+  /** Prepares one write; throws 400 on a bad id or a resource added twice, 413 on a resource too large. */
+  add(write: BulkWrite): void {
+    const p = prepare(write, this.items.length, this.now, this.nonce, this.maxResourceBytes);
+    const key = `${p.row.type}/${p.row.id}`;
+    if (this.refs.has(key)) throw badRequest(`${key} appears twice in one write`);
+    this.refs.add(key);
+    this.items.push(p);
+  }
+
+  /**
+   * Writes everything in one transaction on `db` (joined when `db` is one already), with as few statements as the
+   * batch allows: one, plus one when several resources of a type with unique identifiers are written; more only
+   * past the Data API's request size. Results come in the order of addition. Throws on the first refusal (409 lost
+   * race or {@link DuplicateIdentifierError}, 422 missing Patient link); the transaction is then rolled back.
+   */
+  async execute(db: SqlExecutor): Promise<WriteResult[]> {
+    const items = this.items;
+    if (items.length === 0) return [];
+    const { now, nonce } = this;
+    const uniqueRows = items.filter((p) => p.row.uniq);
+    const staleFirst = uniqueRows.length > 1;
+    const results: WriteResult[] = new Array(items.length);
+    try {
+      await db.transaction(async (tx) => {
+        if (staleFirst) {
+          const keys = uniqueRows.map((p) => ({
+            type: p.row.type,
+            id: p.row.id,
+            keys: p.unique.map((u) => `${u.system}|${u.value}`),
+          }));
+          await tx.query(STALE_UNIQUE_SQL, [sqlJson(keys)]);
+        }
+        for (const chunk of chunks(items)) {
+          const statement = buildBulkWrite(bulkInput(chunk, now, nonce, staleFirst));
+          const res = await tx.query<BulkAnswerRow>(statement.text, statement.values);
+          const byK = new Map(chunk.map((p) => [p.row.k, p]));
+          const missing = res.rows.find((r) => r.missing !== null)?.missing;
+          if (missing) missingLinks(chunk, missing);
+          for (const a of res.rows) {
+            const p = byK.get(Number(a.k))!;
+            results[p.row.k] = outcome(p, a);
+          }
+        }
+      });
+    } catch (err) {
+      if (err instanceof SqlError && err.code === UNIQUE_VIOLATION) {
+        if (err.message.includes('resource_pkey')) throw conflict('A resource of this write already exists');
+        throw new DuplicateIdentifierError(uniqueRows[0]?.row.type ?? items[0]!.row.type, { cause: err });
+      }
+      if (err instanceof SqlError && err.code?.startsWith('22')) {
+        throw unprocessable([
+          {
+            severity: 'error',
+            code: 'value',
+            diagnostics: 'A date or number of a resource is outside the range the store supports',
+          },
+        ]);
+      }
+      throw err;
+    }
+    return results;
+  }
+}
+
+/**
+ * Creates or updates many resources in one transaction ({@link BulkWriter}). Same rules as a single write: no new
+ * version when the content is unchanged, unique business identifiers (409 {@link DuplicateIdentifierError}),
+ * mandatory Patient links (422), outbox rows committed with the change.
  *
  * @example
  * ```ts
  * const [patient, encounter] = await writeMany(db, [
  *   { resource: patient, expectedVersion: 3 },
  *   { resource: encounter, expectedVersion: 0, patientLinks: [{ expression: 'Encounter.subject', id: patient.id }] },
- * ]);
+ * ], 60_000);
  * ```
  */
 export async function writeMany(
@@ -206,56 +284,7 @@ export async function writeMany(
   writes: BulkWrite[],
   maxResourceBytes: number,
 ): Promise<WriteResult[]> {
-  if (writes.length === 0) return [];
-  const now = new Date().toISOString();
-  const nonce = randomUUID();
-  const items = writes.map((w, k) => prepare(w, k, now, nonce, maxResourceBytes));
-  const seen = new Set<string>();
-  for (const p of items) {
-    const key = `${p.row.type}/${p.row.id}`;
-    if (seen.has(key)) throw badRequest(`${key} appears twice in one write`);
-    seen.add(key);
-  }
-  const uniqueRows = items.filter((p) => p.row.uniq);
-  const staleFirst = uniqueRows.length > 1;
-  const results: WriteResult[] = new Array(items.length);
-  try {
-    await db.transaction(async (tx) => {
-      if (staleFirst) {
-        const keys = uniqueRows.map((p) => ({
-          type: p.row.type,
-          id: p.row.id,
-          keys: p.unique.map((u) => `${u.system}|${u.value}`),
-        }));
-        await tx.query(STALE_UNIQUE_SQL, [sqlJson(keys)]);
-      }
-      for (const chunk of chunks(items)) {
-        const statement = buildBulkWrite(bulkInput(chunk, now, nonce, staleFirst));
-        const res = await tx.query<BulkAnswerRow>(statement.text, statement.values);
-        const byK = new Map(chunk.map((p) => [p.row.k, p]));
-        const missing = res.rows.find((r) => r.missing !== null)?.missing;
-        if (missing) missingLinks(chunk, missing);
-        for (const a of res.rows) {
-          const p = byK.get(Number(a.k))!;
-          results[p.row.k] = outcome(p, a);
-        }
-      }
-    });
-  } catch (err) {
-    if (err instanceof SqlError && err.code === UNIQUE_VIOLATION) {
-      if (err.message.includes('resource_pkey')) throw conflict('A resource of this write already exists');
-      throw new DuplicateIdentifierError(uniqueRows[0]?.row.type ?? items[0]!.row.type, { cause: err });
-    }
-    if (err instanceof SqlError && err.code?.startsWith('22')) {
-      throw unprocessable([
-        {
-          severity: 'error',
-          code: 'value',
-          diagnostics: 'A date or number of a resource is outside the range the store supports',
-        },
-      ]);
-    }
-    throw err;
-  }
-  return results;
+  const writer = new BulkWriter(maxResourceBytes);
+  for (const w of writes) writer.add(w);
+  return writer.execute(db);
 }

@@ -14,7 +14,7 @@ import {
 } from '../errors.js';
 import { extractIndexRows } from '../search/extract.js';
 import type { Resource } from '../types.js';
-import { type BulkWrite, writeMany } from './bulk-write.js';
+import { type BulkWrite, BulkWriter, writeMany } from './bulk-write.js';
 import { findByIdentifiers, type IdentifierKey, type LoadedResource } from './identifier-lookup.js';
 import { hasUniqueIdentifiers, uniqueIdentifiers } from './identifiers.js';
 import { buildUpsert, DELETE_SQL } from './write-sql.js';
@@ -220,6 +220,11 @@ export class FhirRepository {
   /** Creates or updates many resources in one transaction and as few statements as possible (./bulk-write.ts). */
   writeMany(writes: BulkWrite[]): Promise<WriteResult[]> {
     return writeMany(this.db, writes, this.maxResourceBytes);
+  }
+
+  /** A batch of writes prepared one by one, written later on this repository's (or a transaction's) executor. */
+  bulkWriter(): BulkWriter {
+    return new BulkWriter(this.maxResourceBytes);
   }
 
   /** The current resources carrying any of these business identifiers (./identifier-lookup.ts). */

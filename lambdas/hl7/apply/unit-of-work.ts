@@ -10,6 +10,7 @@
  * one with "must not exist", and resources whose id derives from their content (Provenance, Binary) as upserts.
  */
 
+import type { SqlExecutor } from '../../adapters/sql/executor.js';
 import type { AuthContext } from '../../auth/verify.js';
 import { contentHash } from '../../fhir/canonical.js';
 import { preconditionFailed } from '../../fhir/errors.js';
@@ -21,6 +22,14 @@ import type { Resource } from '../../fhir/types.js';
 import type { BusinessIdentifier } from '../map/patient.js';
 
 type Json = Record<string, unknown>;
+
+/** Resources prepared between two yields to the event loop (a few milliseconds of CPU). */
+const YIELD_EVERY = 8;
+
+/** The pending changes of a unit, validated and ready to write. */
+export interface PreparedFlush {
+  commit(db?: SqlExecutor): Promise<void>;
+}
 
 /** What the flush did to a resource. */
 export interface WriteOutcome {
@@ -166,9 +175,19 @@ export class UnitOfWork {
     return this.entries.get(`${type}/${id}`)?.outcome;
   }
 
-  /** Writes every pending change in one {@link FhirService.updateMany} call (on `service`, e.g. a transaction's). */
-  async flush(service: FhirService = this.service): Promise<void> {
-    const pending: { entry: Entry; hash: string }[] = [];
+  /** Writes every pending change in one call (on `db`, e.g. a transaction's executor). */
+  async flush(db?: SqlExecutor): Promise<void> {
+    await (await this.prepareFlush()).commit(db);
+  }
+
+  /**
+   * Validates and prepares the pending changes (the CPU part of a flush, yielding to the event loop every few
+   * resources); `commit` then writes them. Changes made after the preparation are not part of it.
+   */
+  async prepareFlush(): Promise<PreparedFlush> {
+    const writer = this.service.bulkWriter(this.auth);
+    const pending: { entry: Entry; hash: string; state: Json }[] = [];
+    let sinceYield = 0;
     for (const entry of this.entries.values()) {
       if (!entry.dirty) continue;
       const hash = contentHash(entry.state as unknown as Resource);
@@ -179,27 +198,34 @@ export class UnitOfWork {
         entry.outcome = { versionId: entry.stored.version, status: 200 };
         continue;
       }
-      pending.push({ entry, hash });
-    }
-    if (pending.length === 0) return;
-    const results = await service.updateMany(
-      this.auth,
-      pending.map(({ entry, hash }) => ({
+      writer.add({
         resource: entry.state as unknown as Resource,
         contentHash: hash,
         expectedVersion: entry.stored ? entry.stored.version : entry.fresh ? 0 : undefined,
         outbox: entry.outbox.length ? entry.outbox : undefined,
-      })),
-    );
-    for (const [i, { entry, hash }] of pending.entries()) {
-      const written = results[i]!;
-      const version = written.resource!.versionId;
-      entry.stored = { version, hash };
-      entry.fresh = false;
-      entry.dirty = false;
-      entry.outbox = [];
-      entry.outcome = { versionId: version, status: written.status };
+      });
+      pending.push({ entry, hash, state: entry.state });
+      if (++sinceYield === YIELD_EVERY) {
+        sinceYield = 0;
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
     }
+    return {
+      commit: async (db) => {
+        if (pending.length === 0) return;
+        const results = await writer.commit(db);
+        for (const [i, { entry, hash, state }] of pending.entries()) {
+          const version = results[i]!.resource!.versionId;
+          entry.stored = { version, hash };
+          entry.fresh = false;
+          entry.outcome = { versionId: version, status: results[i]!.status };
+          // Written after the preparation: still to flush.
+          if (entry.state !== state) continue;
+          entry.dirty = false;
+          entry.outbox = [];
+        }
+      },
+    };
   }
 
   /** Takes a resource read from the store into the map (a resource already there keeps its in-memory state). */
