@@ -4,6 +4,7 @@ import {
   choice,
   countVariants,
   element,
+  type Invariant,
   isPlainObject,
   list,
   primitiveList,
@@ -62,6 +63,44 @@ describe('element builders', () => {
     expect(issues(schema, {})).toEqual([['required', 'X.content[x]']]);
     expect(issues(schema, { contentString: 'a', contentOther: 1 })).toEqual([['structure', 'X.content[x]']]);
     expect(issues(schema, { contentString: 'a', valueString: 3 })).toEqual([['structure', 'X.valueString']]);
+  });
+
+  it('validates only the keys present, but still reports missing required keys, nested too', () => {
+    const schema = element({
+      a: z.string().optional(),
+      inner: element({ b: z.string(), c: z.number().optional() }).optional(),
+    });
+    expect(issues(schema, { inner: { c: 1 } })).toEqual([['required', 'X.inner.b']]);
+    expect(issues(schema, { inner: { b: 'x', c: 'y' } })).toEqual([['structure', 'X.inner.c']]);
+    expect(issues(schema, { a: 'x', unknown: { anything: [1] }, inner: { b: 'x', other: 2 } })).toEqual([]);
+    expect(issues(schema, { a: undefined, inner: { b: 'x' } })).toEqual([]);
+  });
+
+  it('reports field issues in shape order whatever the key order of the input, element checks after', () => {
+    const schema = element({ a: z.string(), b: z.string().optional(), c: z.string() });
+    expect(issues(schema, { extra: null, c: 1, b: 2 })).toEqual([
+      ['required', 'X.a'],
+      ['structure', 'X.b'],
+      ['structure', 'X.c'],
+      ['structure', 'X.extra'],
+    ]);
+  });
+
+  it('skips element checks, here and in enclosing elements, after a non-integer (an aborting zod issue)', () => {
+    const noA: Invariant = (value, report) => {
+      if (value['a'] !== undefined) report('invariant', 'no a', ['a']);
+    };
+    const inner = element({ a: z.string().optional(), n: z.number().int().optional() }, { invariants: [noA] });
+    const outer = element({ inner: inner.optional(), a: z.string().optional() }, { invariants: [noA] });
+    expect(issues(outer, { a: 'x', inner: { a: 'x', n: 1 } })).toEqual([
+      ['invariant', 'X.inner.a'],
+      ['invariant', 'X.a'],
+    ]);
+    expect(issues(outer, { a: 'x', inner: { a: 'x', n: 1.5 } })).toEqual([['value', 'X.inner.n']]);
+  });
+
+  it('ignores an own __proto__ key in element checks, as zod objects drop it', () => {
+    expect(issues(optionalOnly, JSON.parse('{"__proto__": 1}'))).toEqual([['structure', 'X']]);
   });
 
   it('runs invariants with a reporter', () => {
