@@ -110,6 +110,8 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'pfi-hl7-ingest-'));
   // The module creates its Logger and Metrics at import time: the environment must be set first.
   vi.stubEnv('PFI_DATA_DIR', join(dir, 'module'));
+  // As in AWS, where the document store is S3: one object per raw message (here a file).
+  vi.stubEnv('PFI_HL7_RAW_ARCHIVE', 'documents');
   for (const name of [
     'DATABASE_URL',
     'PFI_DB_CLUSTER_ARN',
@@ -309,7 +311,7 @@ describe('handler (production composition on PGlite and local documents)', () =>
     const res = await mod.handler(event(sqsRecord('group-a', inline(a28('CTRL40', 'IPP40')))), lambdaContext());
 
     expect(res).toEqual({ batchItemFailures: [] });
-    // createIngestBackend: PGlite under $PFI_DATA_DIR/pg, raw messages under $PFI_DATA_DIR/documents.
+    // createIngestBackend: PGlite under $PFI_DATA_DIR/pg, raw messages (PFI_HL7_RAW_ARCHIVE) under $PFI_DATA_DIR/documents.
     expect(await readdir(join(dir, 'module'))).toEqual(expect.arrayContaining(['pg', 'documents']));
     const emf = printedJson().find((l) => '_aws' in l && 'Hl7Applied' in l);
     expect(emf).toMatchObject({ Hl7Applied: 1, service: 'pfi-hl7-ingest' });
