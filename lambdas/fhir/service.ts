@@ -4,7 +4,7 @@ import { allows, type Interaction } from '../auth/scopes.js';
 import type { AuthContext } from '../auth/verify.js';
 import { withBinaryContent } from './binary-content.js';
 import { badRequest, FhirError, forbidden, notAllowed, preconditionFailed, unprocessable } from './errors.js';
-import type { IdentifierKey, LoadedResource } from './repository/identifier-lookup.js';
+import type { IdentifierKey } from './repository/identifier-lookup.js';
 import {
   DuplicateIdentifierError,
   FHIR_ID,
@@ -24,8 +24,6 @@ export interface BulkItem {
   /** The version read (optimistic lock); 0: must not exist; omitted: any. */
   expectedVersion?: number;
   outbox?: OutboxMessage[];
-  /** The resource's content hash, when the caller has computed it. */
-  contentHash?: string;
 }
 
 /** Types clients may read and search but never write (the platform writes them). */
@@ -274,14 +272,14 @@ export class FhirService {
   bulkWriter(auth: AuthContext): { add(item: BulkItem): void; commit(db?: SqlExecutor): Promise<InteractionResult[]> } {
     const writer = this.repo.bulkWriter();
     return {
-      add: ({ resource, expectedVersion, outbox, contentHash }) => {
+      add: ({ resource, expectedVersion, outbox }) => {
         const type = resource.resourceType;
         requireType(type);
         requireWritable(type);
         if (expectedVersion !== 0) requireScope(auth, type, 'u');
         if (expectedVersion === undefined || expectedVersion === 0) requireScope(auth, type, 'c');
         if (!resource.id || !FHIR_ID.test(resource.id)) throw badRequest(`'${resource.id}' is not a valid resource id`);
-        writer.add({ resource, expectedVersion, outbox, contentHash, patientLinks: validate(resource, type) });
+        writer.add({ resource, expectedVersion, outbox, patientLinks: validate(resource, type) });
       },
       commit: async (db = this.repo.db) => {
         const written = await writer.execute(db);
@@ -291,7 +289,7 @@ export class FhirService {
   }
 
   /** The current resources carrying any of these business identifiers, in one statement (search scope). */
-  async findByIdentifiers(auth: AuthContext, keys: IdentifierKey[]): Promise<LoadedResource[]> {
+  async findByIdentifiers(auth: AuthContext, keys: IdentifierKey[]): Promise<StoredResource[]> {
     for (const type of new Set(keys.map((k) => k.type))) {
       requireType(type);
       requireScope(auth, type, 's');

@@ -112,8 +112,9 @@ const RECEIVE = `WITH dead AS (
     to_char(sent_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS sent_at
   FROM taken ORDER BY taken.id`;
 
+// `= ANY (ARRAY(…))`: probes the receipt index per receipt, whatever the planner guesses of the list's size.
 const DELETE = `DELETE FROM queue_message
-  WHERE queue = $1::text AND receipt IN (SELECT jsonb_array_elements_text($2::jsonb))
+  WHERE queue = $1::text AND receipt = ANY (ARRAY(SELECT jsonb_array_elements_text($2::jsonb)))
   RETURNING receipt`;
 // Deletes made together (a worker's batch) share one statement.
 const MAX_DELETE_BATCH = 500;

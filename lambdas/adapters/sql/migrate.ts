@@ -4,6 +4,7 @@ import { statements as fhirStore } from './migrations/0001-fhir-store.js';
 import { statements as queue } from './migrations/0002-queue.js';
 import { statements as hl7RawArchive } from './migrations/0003-hl7-raw-archive.js';
 import { statements as queueReceivedIndex } from './migrations/0004-queue-received-index.js';
+import { statements as contentHashInSql } from './migrations/0005-content-hash-in-sql.js';
 
 export interface Migration {
   version: number;
@@ -17,6 +18,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 2, name: 'queue', statements: queue },
   { version: 3, name: 'hl7-raw-archive', statements: hl7RawArchive },
   { version: 4, name: 'queue-received-index', statements: queueReceivedIndex },
+  { version: 5, name: 'content-hash-in-sql', statements: contentHashInSql },
 ];
 
 // Arbitrary constant shared by every PFI process: the transaction-level advisory lock that

@@ -1,5 +1,5 @@
 import { type SqlParam, sqlJson } from '../../adapters/sql/executor.js';
-import { INDEX_TABLES, type IndexCategory, isoText } from './write-sql.js';
+import { contentHashSql, INDEX_TABLES, type IndexCategory, isoText } from './write-sql.js';
 
 /**
  * The statement of {@link FhirRepository.writeMany}: many resources created or updated in ONE data-modifying CTE
@@ -22,7 +22,6 @@ export interface BulkRow {
    * (`json` keeps its text verbatim, so no escaping and unescaping of every quote of every resource).
    */
   json: string;
-  hash: string;
   expected: number | null;
   /** The type keeps unique identifiers (stale ones are dropped on update). */
   uniq: boolean;
@@ -66,12 +65,14 @@ export interface BulkAnswerRow {
 }
 
 /**
- * Drops the unique identifiers the resources of `$1` (`[{type, id, keys: ["system|value"…]}]`) no longer carry.
+ * Drops (by row address, found with per-resource index probes) the unique identifiers the resources of `$1` (`[{type, id, keys: ["system|value"…]}]`) no longer carry.
  * Run before the write statement in the same transaction when several resources of a unique type are written.
  */
-export const STALE_UNIQUE_SQL = `DELETE FROM unique_identifier u
-  USING jsonb_to_recordset($1::jsonb) AS x(type text, id text, keys jsonb)
-  WHERE u.resource_type = x.type AND u.id = x.id AND NOT x.keys @> to_jsonb(u.system || '|' || u.value)`;
+export const STALE_UNIQUE_SQL = `DELETE FROM unique_identifier WHERE ctid = ANY (ARRAY(
+    SELECT u.ctid FROM jsonb_to_recordset($1::jsonb) AS x(type text, id text, keys jsonb),
+      LATERAL (SELECT ctid, system, value FROM unique_identifier
+        WHERE resource_type = x.type AND id = x.id OFFSET 0) u
+    WHERE NOT x.keys @> to_jsonb(u.system || '|' || u.value)))`;
 
 interface Shape {
   categories: IndexCategory[];
@@ -119,7 +120,7 @@ function rowsJson(rows: BulkRow[]): string {
   for (const [i, r] of rows.entries()) {
     if (i > 0) out += ',';
     out += `{"k":${r.k},"type":${JSON.stringify(r.type)},"id":${JSON.stringify(r.id)},"content":${r.json},`;
-    out += `"hash":${JSON.stringify(r.hash)},"expected":${r.expected === null ? 'null' : r.expected},"uniq":${r.uniq}}`;
+    out += `"expected":${r.expected === null ? 'null' : r.expected},"uniq":${r.uniq}}`;
   }
   return `${out}]`;
 }
@@ -134,18 +135,23 @@ function bulkText(shape: Shape): string {
   const links = shape.links ? `$${++n}` : '';
   const outbox = shape.outbox ? `$${++n}` : '';
   const ctes: string[] = [
-    `input AS (SELECT x.k, x.type, x.id, x.content::text AS json, x.hash, x.expected, x.uniq
-       FROM json_to_recordset($1::json)
-       AS x(k int, type text, id text, content json, hash text, expected int, uniq boolean))`,
+    // (OFFSET 0 keeps the jsonb parse of each resource from being repeated in every use of it.)
+    `input AS (SELECT x.k, x.type, x.id, x.content::text AS json, ${contentHashSql('c.j')} AS hash, x.expected, x.uniq
+       FROM json_to_recordset($1::json) AS x(k int, type text, id text, content json, expected int, uniq boolean),
+         LATERAL (SELECT x.content::jsonb AS j OFFSET 0) c)`,
+    // Per-row primary-key probes (LATERAL … OFFSET 0 is never flattened into a join): the planner knows nothing of
+    // the input's size and, on a young table, would hash the whole table instead.
     `src AS (SELECT i.*, p.version AS pv, p.deleted AS pdel, p.content_hash AS phash, p.last_updated AS plu,
        coalesce(p.version, 0) + 1 AS nv,
        GREATEST($2::timestamptz, p.last_updated + interval '1 millisecond') AS nlu
-     FROM input i LEFT JOIN resource p ON p.resource_type = i.type AND p.id = i.id)`,
+     FROM input i LEFT JOIN LATERAL (SELECT r.version, r.deleted, r.content_hash, r.last_updated FROM resource r
+       WHERE r.resource_type = i.type AND r.id = i.id OFFSET 0) p ON true)`,
   ];
   if (links) {
     // A Patient written by this same statement exists once it has run.
     ctes.push(`missing AS (SELECT l.k, l.id FROM jsonb_to_recordset(${links}::jsonb) AS l(k int, id text)
-       WHERE NOT EXISTS (SELECT 1 FROM resource p WHERE p.resource_type = 'Patient' AND p.id = l.id AND NOT p.deleted)
+       WHERE NOT EXISTS (SELECT 1 FROM resource p WHERE p.resource_type = 'Patient' AND p.id = l.id AND NOT p.deleted
+           OFFSET 0)
          AND NOT EXISTS (SELECT 1 FROM input i WHERE i.type = 'Patient' AND i.id = l.id))`);
   }
   // The ON CONFLICT arm re-checks the version against the row as it is now: a concurrent writer that committed
@@ -179,7 +185,7 @@ function bulkText(shape: Shape): string {
     ctes.push(`uniq_ins AS (INSERT INTO unique_identifier (resource_type, system, value, id)
        SELECT g.resource_type, x.system, x.value, g.id FROM uniq_new x ${JOIN_WRITTEN}
        WHERE NOT EXISTS (SELECT 1 FROM unique_identifier u WHERE u.resource_type = g.resource_type
-         AND u.system = x.system AND u.value = x.value AND u.id = g.id))`);
+         AND u.system = x.system AND u.value = x.value AND u.id = g.id OFFSET 0))`);
     if (shape.staleInline) {
       ctes.push(`uniq_del AS (DELETE FROM unique_identifier u USING guard g, input i
          WHERE i.uniq AND i.type = g.resource_type AND i.id = g.id AND u.resource_type = g.resource_type AND u.id = g.id

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { SqlError, type SqlExecutor, sqlJson, UNIQUE_VIOLATION } from '../../adapters/sql/executor.js';
-import { contentHash } from '../canonical.js';
 import { badRequest, conflict, tooLarge, unprocessable } from '../errors.js';
 import { extractIndexRows } from '../search/extract.js';
 import type { Resource } from '../types.js';
@@ -33,8 +32,6 @@ export interface BulkWrite {
   patientLinks?: { expression: string; id: string }[];
   /** Committed with the write, only when the resource actually changes. */
   outbox?: OutboxMessage[];
-  /** {@link contentHash} of `resource`, when the caller has computed it already. */
-  contentHash?: string;
 }
 
 /**
@@ -81,7 +78,6 @@ function prepare(write: BulkWrite, k: number, now: string, nonce: string, maxByt
       type,
       id,
       json,
-      hash: write.contentHash ?? contentHash(resource),
       expected: write.expectedVersion ?? null,
       uniq,
     },

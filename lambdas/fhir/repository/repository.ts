@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
 import { SqlError, type SqlExecutor, sqlJson, UNIQUE_VIOLATION } from '../../adapters/sql/executor.js';
-import { contentHash } from '../canonical.js';
 import {
   badRequest,
   conflict,
@@ -15,7 +14,7 @@ import {
 import { extractIndexRows } from '../search/extract.js';
 import type { Resource } from '../types.js';
 import { type BulkWrite, BulkWriter, writeMany } from './bulk-write.js';
-import { findByIdentifiers, type IdentifierKey, type LoadedResource } from './identifier-lookup.js';
+import { findByIdentifiers, type IdentifierKey } from './identifier-lookup.js';
 import { hasUniqueIdentifiers, uniqueIdentifiers } from './identifiers.js';
 import { buildUpsert, DELETE_SQL } from './write-sql.js';
 
@@ -130,7 +129,6 @@ export class FhirRepository {
         id,
         now,
         json,
-        hash: contentHash(resource),
         versionPlaceholder: placeholder,
         updatedPlaceholder,
         index: extractIndexRows({ ...stored, meta: { ...stored.meta, lastUpdated: now } }),
@@ -228,7 +226,7 @@ export class FhirRepository {
   }
 
   /** The current resources carrying any of these business identifiers (./identifier-lookup.ts). */
-  findByIdentifiers(keys: IdentifierKey[]): Promise<LoadedResource[]> {
+  findByIdentifiers(keys: IdentifierKey[]): Promise<StoredResource[]> {
     return findByIdentifiers(this.db, keys);
   }
 

@@ -67,6 +67,20 @@ export const isoText = (ts: string) => `to_char((${ts}) AT TIME ZONE 'UTC', 'YYY
 
 export type IndexCategory = keyof typeof INDEX_TABLES;
 
+/**
+ * The content hash of a resource, computed by the database from its JSON (`jsonb`, an already-parsed value): MD5
+ * of the jsonb text — keys in jsonb's fixed order, whitespace normalized — without the server-managed
+ * `meta.versionId` and `meta.lastUpdated` (and without `meta` when nothing else is in it). HL7 feeds resend the
+ * same A31/Z99 content all day: an equal hash means no new version. Computed here rather than in JavaScript, where
+ * a key-sorted serialization cost about 80 µs per resource on the ingest path.
+ */
+export function contentHashSql(jsonb: string): string {
+  const meta = `((${jsonb} -> 'meta') - 'versionId' - 'lastUpdated')`;
+  return `md5((CASE WHEN ${jsonb} -> 'meta' IS NULL THEN ${jsonb}
+    WHEN ${meta} = '{}'::jsonb THEN ${jsonb} - 'meta'
+    ELSE jsonb_set(${jsonb}, '{meta}', ${meta}) END)::text)`;
+}
+
 export interface UpsertInput {
   type: string;
   id: string;
@@ -74,7 +88,6 @@ export interface UpsertInput {
   now: string;
   /** Resource JSON with the two placeholders below in meta. */
   json: string;
-  hash: string;
   versionPlaceholder: string;
   updatedPlaceholder: string;
   /** Index rows per category (JSON-serializable). */
@@ -103,8 +116,8 @@ interface Shape {
  * (planning a 20-CTE statement costs milliseconds on PGlite), and the text depends only on the write's
  * shape, so it is built once per shape.
  *
- * Parameters: $1 type, $2 id, $3 instant, $4 content, $5 hash, $6 version placeholder, $7 lastUpdated
- * placeholder, then the optional ones in order: index rows, unique identifiers, Patient ids, expected
+ * Parameters: $1 type, $2 id, $3 instant, $4 content, $5 version placeholder, $6 lastUpdated placeholder, then
+ * the optional ones in order: index rows, unique identifiers, Patient ids, expected
  * version (If-Match), outbox rows.
  *
  * The row returned has `version`, `content`, `last_updated_ms` when written; `missing` (Patient ids not
@@ -131,7 +144,6 @@ export function buildUpsert(input: UpsertInput): { text: string; values: SqlPara
     input.id,
     input.now,
     input.json,
-    input.hash,
     input.versionPlaceholder,
     input.updatedPlaceholder,
   ];
@@ -148,14 +160,16 @@ export function buildUpsert(input: UpsertInput): { text: string; values: SqlPara
 const upsertTexts = new Map<string, string>();
 
 function upsertText(shape: Shape): string {
-  let n = 7;
+  let n = 6;
   const idx = shape.categories.length ? `$${++n}` : '';
   const uniq = shape.unique ? `$${++n}` : '';
   const links = shape.links ? `$${++n}` : '';
   const ifMatch = shape.ifMatch ? `$${++n}::int` : '';
   const outbox = shape.outbox ? `$${++n}` : '';
 
-  const ctes: string[] = [];
+  const ctes: string[] = [
+    `h AS (SELECT ${contentHashSql('x.j')} AS hash FROM (SELECT $4::text::jsonb AS j OFFSET 0) x)`,
+  ];
   if (links) ctes.push(missingLinksCte(links));
   if (!shape.createOnly) {
     ctes.push(
@@ -166,9 +180,9 @@ function upsertText(shape: Shape): string {
     ...(links ? ['NOT EXISTS (SELECT 1 FROM missing)'] : []),
     ...(ifMatch ? ['EXISTS (SELECT 1 FROM prev)'] : []),
   ];
-  const firstContent = `replace(replace($4, $6, '1'), $7, ${isoText('$3::timestamptz')})`;
+  const firstContent = `replace(replace($4, $5, '1'), $6, ${isoText('$3::timestamptz')})`;
   const insert = `INSERT INTO resource AS r (resource_type, id, version, last_updated, deleted, content, content_hash)
-    SELECT $1, $2, 1, $3::timestamptz, false, ${firstContent}, $5${guards.length ? ` WHERE ${guards.join(' AND ')}` : ''}`;
+    SELECT $1, $2, 1, $3::timestamptz, false, ${firstContent}, h.hash FROM h${guards.length ? ` WHERE ${guards.join(' AND ')}` : ''}`;
   const onConflict = shape.createOnly
     ? ''
     : `
@@ -176,7 +190,7 @@ function upsertText(shape: Shape): string {
       version = r.version + 1,
       last_updated = ${NEXT_UPDATED},
       deleted = false,
-      content = replace(replace($4, $6, (r.version + 1)::text), $7, ${isoText(NEXT_UPDATED)}),
+      content = replace(replace($4, $5, (r.version + 1)::text), $6, ${isoText(NEXT_UPDATED)}),
       content_hash = EXCLUDED.content_hash
     WHERE (r.content_hash <> EXCLUDED.content_hash OR r.deleted)${ifMatch ? ` AND r.version = ${ifMatch}` : ''}`;
   ctes.push(`guard AS (${insert}${onConflict}
@@ -210,7 +224,7 @@ function upsertText(shape: Shape): string {
     columns.push(
       '(SELECT version FROM prev) AS prev_version',
       '(SELECT deleted FROM prev) AS prev_deleted',
-      '(SELECT content_hash = $5 FROM prev) AS prev_same',
+      '(SELECT content_hash = (SELECT hash FROM h) FROM prev) AS prev_same',
       '(SELECT content FROM prev) AS prev_content',
       '(SELECT extract(epoch FROM last_updated)::float8 * 1000 FROM resource WHERE resource_type = $1 AND id = $2) AS prev_last_updated_ms',
     );

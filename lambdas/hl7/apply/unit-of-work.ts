@@ -12,10 +12,10 @@
 
 import type { SqlExecutor } from '../../adapters/sql/executor.js';
 import type { AuthContext } from '../../auth/verify.js';
-import { contentHash } from '../../fhir/canonical.js';
+import { sameContent } from '../../fhir/content.js';
 import { preconditionFailed } from '../../fhir/errors.js';
-import type { IdentifierKey, LoadedResource } from '../../fhir/repository/identifier-lookup.js';
-import type { OutboxMessage } from '../../fhir/repository/repository.js';
+import type { IdentifierKey } from '../../fhir/repository/identifier-lookup.js';
+import type { OutboxMessage, StoredResource } from '../../fhir/repository/repository.js';
 import { extractIdentifierRows } from '../../fhir/search/extract.js';
 import { FhirService } from '../../fhir/service.js';
 import type { Resource } from '../../fhir/types.js';
@@ -41,8 +41,8 @@ export interface WriteOutcome {
 interface Entry {
   type: string;
   id: string;
-  /** Version and content hash in the store, as read or last written by this unit; undefined: not read from it. */
-  stored: { version: number; hash: string } | undefined;
+  /** Version and content in the store, as read or last written by this unit; undefined: not read from it. */
+  stored: { version: number; state: Json } | undefined;
   /** An id this unit generated: the resource must not exist yet. */
   fresh: boolean;
   state: Json;
@@ -127,8 +127,7 @@ export class UnitOfWork {
     return result.matches.map((m) => {
       const existing = this.entries.get(`${type}/${m.id}`);
       if (existing) return existing.state;
-      // Hash unknown (''): a flush sends the resource and the store itself tells whether its content changed.
-      return this.adopt({ ...m, contentHash: '' }).state;
+      return this.adopt(m).state;
     });
   }
 
@@ -186,12 +185,11 @@ export class UnitOfWork {
    */
   async prepareFlush(): Promise<PreparedFlush> {
     const writer = this.service.bulkWriter(this.auth);
-    const pending: { entry: Entry; hash: string; state: Json }[] = [];
+    const pending: { entry: Entry; state: Json }[] = [];
     let sinceYield = 0;
     for (const entry of this.entries.values()) {
       if (!entry.dirty) continue;
-      const hash = contentHash(entry.state as unknown as Resource);
-      if (entry.stored && entry.stored.hash === hash) {
+      if (entry.stored && sameContent(entry.stored.state, entry.state)) {
         // Same content as stored: no new version, no outbox (as a single write would do).
         entry.dirty = false;
         entry.outbox = [];
@@ -200,11 +198,10 @@ export class UnitOfWork {
       }
       writer.add({
         resource: entry.state as unknown as Resource,
-        contentHash: hash,
         expectedVersion: entry.stored ? entry.stored.version : entry.fresh ? 0 : undefined,
         outbox: entry.outbox.length ? entry.outbox : undefined,
       });
-      pending.push({ entry, hash, state: entry.state });
+      pending.push({ entry, state: entry.state });
       if (++sinceYield === YIELD_EVERY) {
         sinceYield = 0;
         await new Promise<void>((resolve) => setImmediate(resolve));
@@ -214,9 +211,9 @@ export class UnitOfWork {
       commit: async (db) => {
         if (pending.length === 0) return;
         const results = await writer.commit(db);
-        for (const [i, { entry, hash, state }] of pending.entries()) {
+        for (const [i, { entry, state }] of pending.entries()) {
           const version = results[i]!.resource!.versionId;
-          entry.stored = { version, hash };
+          entry.stored = { version, state };
           entry.fresh = false;
           entry.outcome = { versionId: version, status: results[i]!.status };
           // Written after the preparation: still to flush.
@@ -229,16 +226,17 @@ export class UnitOfWork {
   }
 
   /** Takes a resource read from the store into the map (a resource already there keeps its in-memory state). */
-  private adopt(r: LoadedResource): Entry {
+  private adopt(r: StoredResource): Entry {
     const ref = `${r.resourceType}/${r.id}`;
     const existing = this.entries.get(ref);
     if (existing) return existing;
+    const state = JSON.parse(r.json) as Json;
     const entry: Entry = {
       type: r.resourceType,
       id: r.id,
-      stored: { version: r.versionId, hash: r.contentHash },
+      stored: { version: r.versionId, state },
       fresh: false,
-      state: JSON.parse(r.json) as Json,
+      state,
       dirty: false,
       outbox: [],
       keys: [],

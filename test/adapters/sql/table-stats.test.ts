@@ -13,7 +13,7 @@ describe.each(executorFactories.filter((f) => f.name !== 'data-api'))('refreshGr
   });
 
   it.skipIf(!factory.available)(
-    'analyzes a table that grew by half since its statistics, then leaves it alone',
+    'analyzes a table that doubled since its statistics, then leaves it alone',
     async () => {
       await refreshGrownTableStats(t.db);
       await t.db.query(
