@@ -364,20 +364,37 @@ export async function ingestBatch(
   }
   await lock(async () => {
     if (together.length) {
+      const batch = together.map((t) => t.p);
+      const settle = (results: IngestResult[]) => {
+        for (const [j, t] of together.entries()) outcomes[t.i] = { ok: true, value: results[j]! };
+      };
       try {
         if (!staged) throw stageError;
-        const results = await staged.commit();
-        for (const [j, t] of together.entries()) outcomes[t.i] = { ok: true, value: results[j]! };
+        settle(await staged.commit());
       } catch (error) {
-        if (together.length === 1 && !(error instanceof FhirError && error.status === 409)) {
-          outcomes[together[0]!.i] = { ok: false, error };
-        } else alone.unshift(...together);
+        // Lost a race with a batch committed meanwhile (a new doctor, a patient reached by its INS): read and apply
+        // the batch again, now that nothing of this process can commit in between.
+        let failure = error;
+        if (isRace(error) && together.length > 1) {
+          try {
+            settle(await (await stage(deps, batch)).commit());
+            failure = undefined;
+          } catch (again) {
+            failure = again;
+          }
+        }
+        if (failure !== undefined) {
+          if (together.length === 1 && !isRace(failure)) outcomes[together[0]!.i] = { ok: false, error: failure };
+          else alone.unshift(...together);
+        }
       }
     }
     for (const a of alone) outcomes[a.i] = await applyAlone(deps, a.p);
   });
   return outcomes;
 }
+
+const isRace = (err: unknown) => err instanceof FhirError && err.status === 409;
 
 /** One message on its own, read again when it loses an optimistic-locking race (409). */
 async function applyAlone(deps: IngestDeps, p: Prepared): Promise<IngestOutcome> {
@@ -389,7 +406,7 @@ async function applyAlone(deps: IngestDeps, p: Prepared): Promise<IngestOutcome>
       return { ok: true, value: result! };
     } catch (error) {
       // Lost a race with another process (same Patient reached by its INS, same new Practitioner): read again.
-      if (attempt < RACE_ATTEMPTS && error instanceof FhirError && error.status === 409) continue;
+      if (attempt < RACE_ATTEMPTS && isRace(error)) continue;
       return { ok: false, error };
     }
   }
