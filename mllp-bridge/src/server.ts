@@ -94,7 +94,7 @@ export interface MllpServerOptions {
   /** Direct TLS (minimum TLS 1.2) when given; plain TCP otherwise (TLS terminated by the NLB). */
   tls?: { cert: string | Buffer; key: string | Buffer };
   now?: () => Date;
-  /** MSH-10 of each ACK; default 20 random hex characters (ST length in v2.5). */
+  /** MSH-10 of each ACK; default a random prefix per server and a counter (18 characters; ST is 20 in v2.5). */
   newControlId?: () => string;
   onEvent?: (e: BridgeEvent) => void;
 }
@@ -125,6 +125,16 @@ const ERRORS = {
   internal: { code: '207', text: 'Application internal error' },
   unsupported: { code: '200', text: 'Unsupported message type', location: { segment: 'MSH', field: 9 } },
 } satisfies Record<string, AckError>;
+
+/**
+ * ACK control ids (MSH-10 of the ACK: at most 20 characters in HL7 2.5): a random prefix per server, then a counter.
+ * Unique without drawing random bytes for every message.
+ */
+function uniqueControlIds(): () => string {
+  const prefix = randomBytes(5).toString('hex');
+  let counter = 0;
+  return () => `${prefix}${(counter++).toString(36).padStart(8, '0')}`;
+}
 
 const hashControlId = (id: string): string => createHash('sha256').update(id, 'utf8').digest('hex').slice(0, 16);
 
@@ -164,7 +174,7 @@ export function createMllpServer(opts: MllpServerOptions): MllpServer {
     if (!Number.isInteger(v) || v < 1) throw new RangeError(`${name} must be a positive integer`);
   }
   const now = opts.now ?? (() => new Date());
-  const newControlId = opts.newControlId ?? (() => randomBytes(10).toString('hex'));
+  const newControlId = opts.newControlId ?? uniqueControlIds();
   const emit = (e: BridgeEvent): void => {
     try {
       opts.onEvent?.(e);
@@ -296,13 +306,17 @@ export function createMllpServer(opts: MllpServerOptions): MllpServer {
     #onData(chunk: Buffer): void {
       if (this.#done) return;
       this.#queue.push(...this.#decoder.push(chunk));
+      // Backpressure: a sender that gets ahead of its ACKs is not read until they are all written. A sender that waits
+      // for each ACK (the MLLP norm) is never paused: pausing and resuming a socket per message costs two system
+      // calls, about a tenth of the bridge's time per message.
+      if (this.#busy && this.#queue.length > 0 && !this.#socket.isPaused()) this.#socket.pause();
       void this.#drain();
     }
 
     async #drain(): Promise<void> {
       if (this.#busy) return;
       this.#busy = true;
-      this.#socket.pause();
+      if (this.#queue.length > 1) this.#socket.pause();
       try {
         let event = this.#queue.shift();
         while (event !== undefined && !this.#done) {
@@ -314,7 +328,7 @@ export function createMllpServer(opts: MllpServerOptions): MllpServer {
       }
       if (this.#done) return;
       if (closing) this.#finish();
-      else this.#socket.resume();
+      else if (this.#socket.isPaused()) this.#socket.resume();
     }
 
     async #handle(event: DecoderEvent): Promise<void> {
@@ -349,7 +363,7 @@ export function createMllpServer(opts: MllpServerOptions): MllpServer {
         ...(outcome.error ? { error: outcome.error } : {}),
       });
       const event: BridgeEvent = { type: 'ack', code: outcome.code, reason: outcome.reason };
-      if (outcome.source.controlId) event.controlIdHash = hashControlId(outcome.source.controlId);
+      if (opts.onEvent && outcome.source.controlId) event.controlIdHash = hashControlId(outcome.source.controlId);
       if (outcome.enqueueMs !== undefined) event.enqueueMs = outcome.enqueueMs;
       emit(event);
       const socket = this.#socket;
