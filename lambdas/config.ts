@@ -64,7 +64,7 @@ const schema = z
     /** Deliveries of an inbound HL7 message before it goes to the dead-letter queue. */
     PFI_HL7_MAX_RECEIVES: intIn(1, 100, 5),
     /** HL7 messages the local ingest worker applies together as one batch (distinct patients: groups stay ordered). */
-    PFI_HL7_WORKER_CONCURRENCY: intIn(1, 500, 32),
+    PFI_HL7_WORKER_CONCURRENCY: intIn(1, 500, 64),
     PFI_LOG_LEVEL: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT']).default('INFO'),
   })
   .superRefine((c, ctx) => {

@@ -13,7 +13,7 @@ describe('loadConfig', () => {
     expect(c.fhirBaseUrl).toBeUndefined();
     expect(c.mllp).toEqual({ host: '127.0.0.1', port: 2575, registryFile: undefined });
     expect(c.documents).toEqual({ kind: 'file', dir: '.pfi-data/documents' });
-    expect(c.hl7).toEqual({ rawRetentionDays: 90, rawArchive: 'database', maxReceives: 5, workerConcurrency: 32 });
+    expect(c.hl7).toEqual({ rawRetentionDays: 90, rawArchive: 'database', maxReceives: 5, workerConcurrency: 64 });
     expect(loadConfig({ PFI_DOCUMENTS_BUCKET: 'pfi-docs' }).hl7.rawArchive).toBe('documents');
     expect(loadConfig({ PFI_HL7_RAW_ARCHIVE: 'documents' }).hl7.rawArchive).toBe('documents');
     expect(() => loadConfig({ PFI_HL7_RAW_ARCHIVE: 'files' })).toThrow(/PFI_HL7_RAW_ARCHIVE/);

@@ -61,7 +61,7 @@ class CountingLogger extends Logger {
 export interface E2eSettings {
   plan: Pick<AdtPlan, 'messages' | 'patients' | 'stays'>;
   connections: number;
-  workerConcurrency: number;
+  workerConcurrency: number | undefined;
   applyTimeoutSeconds: number;
   pgUrl: string;
   client: MllpLoadClient;
@@ -125,7 +125,7 @@ export async function measurePlatform(backend: Hl7Backend, s: E2eSettings): Prom
     PFI_HTTP_PORT: '0',
     PFI_MLLP_PORT: '0',
     PFI_LOG_LEVEL: 'SILENT',
-    PFI_HL7_WORKER_CONCURRENCY: String(s.workerConcurrency),
+    ...(s.workerConcurrency === undefined ? {} : { PFI_HL7_WORKER_CONCURRENCY: String(s.workerConcurrency) }),
   };
   let database: Awaited<ReturnType<typeof scratchDatabase>> | undefined;
   if (backend === 'pg') {

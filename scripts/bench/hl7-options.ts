@@ -14,7 +14,8 @@ export interface Hl7BenchOptions {
   /** ADT messages sent end to end. */
   messages: number;
   connections: number;
-  workerConcurrency: number;
+  /** Messages the ingest worker applies as one batch; undefined: the platform's default. */
+  workerConcurrency: number | undefined;
   /** Measured seconds per parser and message type (after the warm-up). */
   parseSeconds: number;
   parseWarmupSeconds: number;
@@ -34,7 +35,7 @@ export const HL7_BENCH_USAGE = `usage: npm run bench -- hl7 [options]
   --only parse|e2e        run one part only
   --messages N            distinct ADT messages sent end to end, 4 per patient (default 20000)
   --connections C         MLLP connections, each sending one message at a time (default 50)
-  --worker-concurrency N  messages the ingest worker applies at once (default 8)
+  --worker-concurrency N  messages the ingest worker applies as one batch (default: the platform's, 64)
   --duration-parse S      measured seconds per parser and message type, after a warm-up (default 3)
   --pg-url URL            PostgreSQL server (default $PFI_BENCH_DATABASE_URL or ${DEFAULT_PG_URL});
                           the bench creates a database pfi_bench_<random> in it and drops it at the end
@@ -92,7 +93,7 @@ export function parseHl7BenchArgs(argv: string[], env: NodeJS.ProcessEnv = {}): 
     e2e: only !== 'parse',
     messages: wholeNumber('messages', str('messages'), 1, 1_000_000) ?? (quick ? 2000 : 20_000),
     connections: wholeNumber('connections', str('connections'), 1, 100) ?? 50,
-    workerConcurrency: wholeNumber('worker-concurrency', str('worker-concurrency'), 1, 64) ?? 8,
+    workerConcurrency: wholeNumber('worker-concurrency', str('worker-concurrency'), 1, 500),
     parseSeconds,
     parseWarmupSeconds: quick ? 0.5 : 1,
     pgUrl,

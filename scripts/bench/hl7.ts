@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { loadConfig } from '../../lambdas/config.js';
 import { machineInfo } from './environment.js';
 import { redactUrl, UsageError } from './fhir-options.js';
 import { inlineClient, type MllpLoadClient, startClientThread } from './hl7-client-thread.js';
@@ -66,7 +67,7 @@ export async function runHl7Bench(argv: string[], env: NodeJS.ProcessEnv = proce
     log(
       `\n== (b) end to end: ${plan.messages.toLocaleString('en-US')} ADT messages (${plan.patients.toLocaleString('en-US')} ` +
         `patients, ${plan.stays.toLocaleString('en-US')} stays), ${plan.connections.length} MLLP connections, one ` +
-        `message in flight per connection; ingest worker concurrency ${opts.workerConcurrency}; load client ` +
+        `message in flight per connection; ingest batches of ${opts.workerConcurrency ?? loadConfig({}).hl7.workerConcurrency}; load client ` +
         `${opts.client === 'thread' ? 'in its own thread' : 'on the platform thread'} ==`,
     );
     const client: MllpLoadClient = opts.client === 'thread' ? startClientThread() : inlineClient();

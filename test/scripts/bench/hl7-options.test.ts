@@ -10,7 +10,7 @@ describe('parseHl7BenchArgs', () => {
       e2e: true,
       messages: 20_000,
       connections: 50,
-      workerConcurrency: 8,
+      workerConcurrency: undefined,
       parseSeconds: 3,
       parseWarmupSeconds: 1,
       pgUrl: DEFAULT_PG_URL,
