@@ -51,6 +51,24 @@ export class Hl7ParseError extends Error {
   }
 }
 
+/**
+ * Shared empty parts for the separators of the message being read (absent components and repetitions are read
+ * often and never change; all parts of a message share one separators object).
+ */
+let emptiesFor: Separators | undefined;
+let empties: { component: Hl7Component; repetition: Hl7Repetition } | undefined;
+
+function emptyOf(seps: Separators): { component: Hl7Component; repetition: Hl7Repetition } {
+  if (seps !== emptiesFor || empties === undefined) {
+    empties = { component: new Hl7Component('', seps), repetition: new Hl7Repetition('', seps) };
+    emptiesFor = seps;
+  }
+  return empties;
+}
+
+const emptyComponent = (seps: Separators) => emptyOf(seps).component;
+const emptyRepetition = (seps: Separators) => emptyOf(seps).repetition;
+
 /** A component: its subcomponents, split on demand. */
 export class Hl7Component {
   #subs: string[] | undefined;
@@ -66,6 +84,7 @@ export class Hl7Component {
     if (this.#subs === undefined) {
       if (this.raw === '') this.#subs = [];
       else if (this.literal) this.#subs = [this.raw];
+      else if (!this.raw.includes(this.seps.subcomponent)) this.#subs = [decodeHl7(this.raw, this.seps)];
       else {
         const parts = this.raw.split(this.seps.subcomponent);
         for (let i = 0; i < parts.length; i++) parts[i] = decodeHl7(parts[i] as string, this.seps);
@@ -101,14 +120,20 @@ export class Hl7Repetition {
     if (this.#comps === undefined) {
       if (this.raw === '') this.#comps = [];
       else if (this.literal) this.#comps = [new Hl7Component(this.raw, this.seps, true)];
-      else this.#comps = this.raw.split(this.seps.component).map((c) => new Hl7Component(c, this.seps));
+      else if (!this.raw.includes(this.seps.component)) this.#comps = [new Hl7Component(this.raw, this.seps)];
+      else {
+        const parts = this.raw.split(this.seps.component);
+        const comps: Hl7Component[] = new Array(parts.length);
+        for (let i = 0; i < parts.length; i++) comps[i] = new Hl7Component(parts[i] as string, this.seps);
+        this.#comps = comps;
+      }
     }
     return this.#comps;
   }
 
   /** Component `n` (1-based); an empty component when absent. */
   component(n: number): Hl7Component {
-    return this.components[n - 1] ?? new Hl7Component('', this.seps);
+    return this.components[n - 1] ?? emptyComponent(this.seps);
   }
 
   /** Decoded first subcomponent of the first component. */
@@ -133,6 +158,7 @@ export class Hl7Field {
     if (this.#reps === undefined) {
       if (this.raw === '') this.#reps = [];
       else if (this.literal) this.#reps = [new Hl7Repetition(this.raw, this.seps, true)];
+      else if (!this.raw.includes(this.seps.repetition)) this.#reps = [new Hl7Repetition(this.raw, this.seps)];
       else this.#reps = this.raw.split(this.seps.repetition).map((r) => new Hl7Repetition(r, this.seps));
     }
     return this.#reps;
@@ -140,7 +166,7 @@ export class Hl7Field {
 
   /** Repetition `i` (0-based, like `repetitions`); an empty repetition when absent. */
   repetition(i: number): Hl7Repetition {
-    return this.repetitions[i] ?? new Hl7Repetition('', this.seps);
+    return this.repetitions[i] ?? emptyRepetition(this.seps);
   }
 
   /** Component `n` (1-based) of the first repetition. */
