@@ -107,7 +107,9 @@ export class Hl7Component {
 
 /** One repetition of a field: its components, split on demand. */
 export class Hl7Repetition {
-  #comps: Hl7Component[] | undefined;
+  /** The component texts (split once), and the components built from them as they are asked for. */
+  #parts: string[] | undefined;
+  #comps: (Hl7Component | undefined)[] = [];
   constructor(
     /** The repetition as in the message. */
     readonly raw: string,
@@ -115,25 +117,32 @@ export class Hl7Repetition {
     private readonly literal = false,
   ) {}
 
+  #texts(): string[] {
+    if (this.#parts === undefined) {
+      if (this.raw === '') this.#parts = [];
+      else if (this.literal || !this.raw.includes(this.seps.component)) this.#parts = [this.raw];
+      else this.#parts = this.raw.split(this.seps.component);
+    }
+    return this.#parts;
+  }
+
   /** Components (`[]` when the repetition is empty). */
   get components(): readonly Hl7Component[] {
-    if (this.#comps === undefined) {
-      if (this.raw === '') this.#comps = [];
-      else if (this.literal) this.#comps = [new Hl7Component(this.raw, this.seps, true)];
-      else if (!this.raw.includes(this.seps.component)) this.#comps = [new Hl7Component(this.raw, this.seps)];
-      else {
-        const parts = this.raw.split(this.seps.component);
-        const comps: Hl7Component[] = new Array(parts.length);
-        for (let i = 0; i < parts.length; i++) comps[i] = new Hl7Component(parts[i] as string, this.seps);
-        this.#comps = comps;
-      }
-    }
-    return this.#comps;
+    const texts = this.#texts();
+    for (let i = 0; i < texts.length; i++) this.component(i + 1);
+    return this.#comps as Hl7Component[];
   }
 
   /** Component `n` (1-based); an empty component when absent. */
   component(n: number): Hl7Component {
-    return this.components[n - 1] ?? emptyComponent(this.seps);
+    const text = this.#texts()[n - 1];
+    if (text === undefined) return emptyComponent(this.seps);
+    let c = this.#comps[n - 1];
+    if (c === undefined) {
+      c = new Hl7Component(text, this.seps, this.literal);
+      this.#comps[n - 1] = c;
+    }
+    return c;
   }
 
   /** Decoded first subcomponent of the first component. */
