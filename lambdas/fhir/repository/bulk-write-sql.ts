@@ -1,5 +1,5 @@
 import { type SqlParam, sqlJson } from '../../adapters/sql/executor.js';
-import { contentHashSql, INDEX_TABLES, type IndexCategory, isoText } from './write-sql.js';
+import { contentHashSql, INDEX_TABLES, type IndexCategory, isoText, textForShape } from './write-sql.js';
 
 /**
  * The statement of {@link FhirRepository.writeMany}: many resources created or updated in ONE data-modifying CTE
@@ -93,12 +93,7 @@ export function buildBulkWrite(input: BulkInput): { text: string; values: SqlPar
     links: input.links.length > 0,
     outbox: input.outbox.length > 0,
   };
-  const key = JSON.stringify(shape);
-  let text = texts.get(key);
-  if (text === undefined) {
-    text = bulkText(shape);
-    texts.set(key, text);
-  }
+  const text = textForShape(texts, shape, bulkText);
   const values: SqlParam[] = [
     { sqlType: 'json', value: rowsJson(input.rows) },
     input.now,

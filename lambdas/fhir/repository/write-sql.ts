@@ -67,6 +67,17 @@ export const isoText = (ts: string) => `to_char((${ts}) AT TIME ZONE 'UTC', 'YYY
 
 export type IndexCategory = keyof typeof INDEX_TABLES;
 
+/** The statement text of a write shape, built once per shape (the texts depend only on which parts are present). */
+export function textForShape<S>(cache: Map<string, string>, shape: S, build: (shape: S) => string): string {
+  const key = JSON.stringify(shape);
+  let text = cache.get(key);
+  if (text === undefined) {
+    text = build(shape);
+    cache.set(key, text);
+  }
+  return text;
+}
+
 /**
  * The content hash of a resource, computed by the database from its JSON (`jsonb`, an already-parsed value): MD5
  * of the jsonb text — keys in jsonb's fixed order, whitespace normalized — without the server-managed
@@ -133,12 +144,7 @@ export function buildUpsert(input: UpsertInput): { text: string; values: SqlPara
     ifMatch: input.ifMatch !== null,
     outbox: input.outbox.length > 0,
   };
-  const key = JSON.stringify(shape);
-  let text = upsertTexts.get(key);
-  if (text === undefined) {
-    text = upsertText(shape);
-    upsertTexts.set(key, text);
-  }
+  const text = textForShape(upsertTexts, shape, upsertText);
   const values: SqlParam[] = [
     input.type,
     input.id,
