@@ -125,6 +125,15 @@ export function baseUrlFor(event: APIGatewayProxyEvent, configured: string | und
  * return toProxyResult(await platform.handle(req));
  */
 export function toProxyResult(res: HttpResponse): APIGatewayProxyResult {
+  // Raw bytes travel base64-encoded (the REST API must list the media types as binary, or `*/*`).
+  if (res.rawBody) {
+    return {
+      statusCode: res.status,
+      headers: { ...res.headers },
+      body: res.rawBody.toString('base64'),
+      isBase64Encoded: true,
+    };
+  }
   return { statusCode: res.status, headers: { ...res.headers }, body: res.body ?? '' };
 }
 

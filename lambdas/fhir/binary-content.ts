@@ -37,3 +37,40 @@ export async function withBinaryContent(stored: StoredResource, documents: Docum
   else delete meta['extension'];
   return { ...stored, json: JSON.stringify({ ...resource, meta, data: body.toString('base64') }) };
 }
+
+/** A Binary's content type and bytes (from the row or the document store). */
+export async function binaryBytes(
+  stored: StoredResource,
+  documents: DocumentStore | undefined,
+): Promise<{ contentType: string; bytes: Buffer }> {
+  const resource = JSON.parse(stored.json) as Record<string, unknown>;
+  const contentType =
+    typeof resource['contentType'] === 'string' ? resource['contentType'] : 'application/octet-stream';
+  const key = externalContentKey(resource);
+  if (key) {
+    if (!documents) throw new Error('Binary content is in the document store, but none is configured');
+    return { contentType, bytes: (await documents.get(key)).body };
+  }
+  const data = typeof resource['data'] === 'string' ? resource['data'] : '';
+  return { contentType, bytes: Buffer.from(data, 'base64') };
+}
+
+/**
+ * Content negotiation of a Binary read (FHIR R4 §2.1.0.x "Binary"): the raw content when the client's Accept names
+ * the Binary's content type (exactly or as `type/*`) and no FHIR format; the FHIR JSON resource when Accept is absent,
+ * `*\/*` or a FHIR/JSON type; `undefined` when the client accepts neither (406).
+ */
+export function binaryRepresentation(accept: string | undefined, contentType: string): 'raw' | 'fhir' | undefined {
+  if (!accept) return 'fhir';
+  const wanted = accept
+    .split(',')
+    .map((part) => part.split(';'))
+    .filter(([, ...params]) => !params.some((p) => /^\s*q\s*=\s*0(\.0*)?\s*$/.test(p)))
+    .map(([type]) => type!.trim().toLowerCase());
+  const fhir = ['application/fhir+json', 'application/json', 'application/json+fhir'];
+  if (wanted.some((t) => fhir.includes(t))) return 'fhir';
+  const type = contentType.split(';')[0]!.trim().toLowerCase();
+  if (wanted.includes(type) || wanted.includes(`${type.split('/')[0]}/*`)) return 'raw';
+  if (wanted.includes('*/*') || wanted.includes('application/*')) return 'fhir';
+  return undefined;
+}

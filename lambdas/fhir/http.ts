@@ -19,6 +19,8 @@ export interface HttpResponse {
   status: number;
   headers: Record<string, string>;
   body?: string;
+  /** Raw (non-FHIR) content instead of `body`: a Binary read as its own content type. */
+  rawBody?: Buffer;
 }
 
 export const FHIR_JSON = 'application/fhir+json; charset=utf-8';

@@ -14,7 +14,7 @@ const SECURITY = { 'x-content-type-options': 'nosniff' };
 
 function send(res: ServerResponse, r: HttpResponse): void {
   res.writeHead(r.status, r.headers);
-  res.end(r.body);
+  res.end(r.rawBody ?? r.body);
 }
 
 /** Reads the body up to `max` bytes; resolves undefined when over the limit (the caller answers 413). */

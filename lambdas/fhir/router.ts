@@ -6,6 +6,7 @@ import {
   type TokenVerifier,
   wwwAuthenticate,
 } from '../auth/verify.js';
+import { binaryBytes, binaryRepresentation } from './binary-content.js';
 import { processBundle } from './bundle.js';
 import { capabilityStatement } from './capability.js';
 import { badRequest, FhirError, notAcceptable, notAllowed, outcome, tooLarge, unsupportedMediaType } from './errors.js';
@@ -111,6 +112,34 @@ export function createRouter(opts: RouterOptions): (req: HttpRequest) => Promise
     return res;
   }
 
+  /** A Binary as its raw content when the client asks for its content type, else as FHIR JSON. */
+  async function binaryResponse(req: HttpRequest, stored: StoredResource): Promise<HttpResponse> {
+    const { contentType, bytes } = await binaryBytes(stored, undefined);
+    const hasFormat = req.query.some(([k]) => k === '_format');
+    const representation = hasFormat
+      ? acceptsFhirJson(req)
+        ? 'fhir'
+        : undefined
+      : binaryRepresentation(req.headers.accept, contentType);
+    if (representation === undefined) {
+      throw notAcceptable(`This Binary is served as ${contentType} or application/fhir+json`);
+    }
+    if (representation === 'fhir') return resourceResponse(req, 200, stored, 'representation');
+    const securityContext = (JSON.parse(stored.json) as { securityContext?: { reference?: string } }).securityContext;
+    const headers: Record<string, string> = {
+      'content-type': contentType,
+      'content-length': String(bytes.length),
+      etag: `W/"${stored.versionId}"`,
+      'last-modified': new Date(stored.lastUpdated).toUTCString(),
+      'cache-control': 'no-store',
+      // Stored content is not ours to run: a browser opening it gets no script, no same-origin access.
+      'content-security-policy': "sandbox; default-src 'none'",
+      ...SECURITY_HEADERS,
+    };
+    if (securityContext?.reference) headers['x-security-context'] = securityContext.reference;
+    return { status: 200, headers, rawBody: bytes };
+  }
+
   async function authenticate(req: HttpRequest): Promise<AuthContext> {
     if (req.authorizerClaims) return authContextFromClaims(req.authorizerClaims);
     return opts.verifier.verify(req.headers.authorization);
@@ -119,7 +148,12 @@ export function createRouter(opts: RouterOptions): (req: HttpRequest) => Promise
   async function route(req: HttpRequest): Promise<HttpResponse> {
     const segments = req.path.split('/').filter(Boolean);
     const method = req.method.toUpperCase();
-    if (!acceptsFhirJson(req)) throw notAcceptable('Only application/fhir+json is supported');
+    // A Binary read negotiates its own representation (the raw content or the FHIR resource).
+    const binaryRead =
+      segments[0] === 'Binary' &&
+      (method === 'GET' || method === 'HEAD') &&
+      (segments.length === 2 || (segments.length === 4 && segments[2] === '_history'));
+    if (!binaryRead && !acceptsFhirJson(req)) throw notAcceptable('Only application/fhir+json is supported');
     if (segments.length === 1 && segments[0] === 'metadata') {
       if (method !== 'GET') throw notAllowed('metadata is read with GET');
       return json(200, capabilityStatement(base(req)), false);
@@ -184,6 +218,7 @@ export function createRouter(opts: RouterOptions): (req: HttpRequest) => Promise
         case 'GET':
         case 'HEAD': {
           const r = await svc.read(auth, type, id);
+          if (binaryRead) return binaryResponse(req, r.resource!);
           const res = resourceResponse(req, 200, r.resource!, prefer);
           const inm = req.headers['if-none-match'];
           if (inm && inm.replace(/^W\//, '') === `"${r.resource!.versionId}"`) {
@@ -212,7 +247,7 @@ export function createRouter(opts: RouterOptions): (req: HttpRequest) => Promise
       }
       if (segments.length === 4 && vid) {
         const r = await svc.vread(auth, type, id, vid);
-        return resourceResponse(req, 200, r.resource!, prefer);
+        return binaryRead ? binaryResponse(req, r.resource!) : resourceResponse(req, 200, r.resource!, prefer);
       }
     }
     throw new FhirError(404, [
@@ -223,7 +258,10 @@ export function createRouter(opts: RouterOptions): (req: HttpRequest) => Promise
   return async (req) => {
     try {
       const res = await route(req);
-      if (req.method.toUpperCase() === 'HEAD') res.body = undefined;
+      if (req.method.toUpperCase() === 'HEAD') {
+        res.body = undefined;
+        res.rawBody = undefined;
+      }
       return res;
     } catch (err) {
       if (err instanceof FhirError) return errorResponse(err);

@@ -199,6 +199,17 @@ describe('toProxyResult', () => {
   it('sends an empty body when the response has none', () => {
     expect(toProxyResult({ status: 204, headers: {} })).toEqual({ statusCode: 204, headers: {}, body: '' });
   });
+
+  it('base64-encodes raw content (a Binary served as its own type)', () => {
+    const rawBody = Buffer.from([0x25, 0x50, 0x44, 0x46, 0x00, 0xff]);
+    const res = toProxyResult({ status: 200, headers: { 'content-type': 'application/pdf' }, rawBody });
+    expect(res).toEqual({
+      statusCode: 200,
+      headers: { 'content-type': 'application/pdf' },
+      body: rawBody.toString('base64'),
+      isBase64Encoded: true,
+    });
+  });
 });
 
 describe('fallback responses', () => {
