@@ -48,7 +48,7 @@ describe('GET /fhir/Binary/<id>', () => {
   });
 
   it('serves the FHIR Binary otherwise, and for a version read', async () => {
-    for (const headers of [{}, { accept: 'application/fhir+json' }, { accept: '*/*' }]) {
+    for (const headers of [{}, { accept: 'application/fhir+json' }, { accept: '*/*' }] as Record<string, string>[]) {
       const res = await t.call('GET', `/Binary/${id}`, { headers });
       expect(res.status).toBe(200);
       expect(res.headers['content-type']).toMatch(/^application\/fhir\+json/);
