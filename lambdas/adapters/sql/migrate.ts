@@ -5,6 +5,8 @@ import { statements as queue } from './migrations/0002-queue.js';
 import { statements as hl7RawArchive } from './migrations/0003-hl7-raw-archive.js';
 import { statements as queueReceivedIndex } from './migrations/0004-queue-received-index.js';
 import { statements as contentHashInSql } from './migrations/0005-content-hash-in-sql.js';
+import { statements as annuaireCache } from './migrations/0006-annuaire-cache.js';
+import { statements as mssanteSendJournal } from './migrations/0007-mssante-send-journal.js';
 
 export interface Migration {
   version: number;
@@ -19,6 +21,8 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 3, name: 'hl7-raw-archive', statements: hl7RawArchive },
   { version: 4, name: 'queue-received-index', statements: queueReceivedIndex },
   { version: 5, name: 'content-hash-in-sql', statements: contentHashInSql },
+  { version: 6, name: 'annuaire-cache', statements: annuaireCache },
+  { version: 7, name: 'mssante-send-journal', statements: mssanteSendJournal },
 ];
 
 // Arbitrary constant shared by every PFI process: the transaction-level advisory lock that
