@@ -10,6 +10,11 @@ const port = z.coerce.number().int().min(0).max(65_535);
 const arn = z.string().regex(/^arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:\d{12}:.+$/, 'must be an AWS ARN');
 const intIn = (min: number, max: number, fallback: number) =>
   z.coerce.number().int().min(min).max(max).default(fallback);
+const boolFlag = (fallback: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0'])
+    .optional()
+    .transform((v) => (v === undefined ? fallback : v === 'true' || v === '1'));
 const optionalString = z
   .string()
   .optional()
@@ -65,6 +70,40 @@ const schema = z
     PFI_HL7_MAX_RECEIVES: intIn(1, 100, 5),
     /** HL7 messages the local ingest worker applies together as one batch (distinct patients: groups stay ordered). */
     PFI_HL7_WORKER_CONCURRENCY: intIn(1, 500, 64),
+    /** JSON file of the platform organisation's CDA defaults (lambdas/cda/organisation.ts); unset = the example one. */
+    PFI_ORGANISATION_FILE: optionalString,
+    /** Include the PDF copy of the results in generated CR-BIO documents. */
+    PFI_CDA_PDF: boolFlag(true),
+    /** MSSanté relay (`smtp://user:pass@host:587`); unset = the embedded sink of `npm start`. */
+    PFI_SMTP_URL: optionalString.pipe(
+      z
+        .string()
+        .regex(/^smtps?:\/\//, 'must be an smtp:// URL')
+        .optional(),
+    ),
+    /** Verify the relay's certificate (false accepted for local relays only). */
+    PFI_SMTP_TLS_REJECT_UNAUTHORIZED: boolFlag(true),
+    /** PEM file of the CA the relay's certificate must chain to (IGC-Santé in production). */
+    PFI_SMTP_CA_FILE: optionalString,
+    /** PEM files of the BAL applicative's client certificate and key (mutual TLS). */
+    PFI_SMTP_CLIENT_CERT_FILE: optionalString,
+    PFI_SMTP_CLIENT_KEY_FILE: optionalString,
+    /** Port of the embedded SMTP sink (`0` = any free port). */
+    PFI_SMTP_SINK_PORT: port.default(2526),
+    /** The BAL applicative address the platform sends from. */
+    PFI_MSSANTE_FROM: z.email().default('pfi@pfi.test-ci-sis.mssante.fr'),
+    /** X-MSS-NIL: the product reference number given when declaring the software. */
+    PFI_MSSANTE_NIL: z.string().min(1).default('PFI-LOCAL'),
+    /** Ask for MDN receipts to this address (Disposition-Notification-To). */
+    PFI_MSSANTE_RECEIPTS_TO: optionalString.pipe(z.email().optional()),
+    PFI_ANNUAIRE_URL: optionalString.pipe(z.url().optional()),
+    PFI_ANNUAIRE_API_KEY: optionalString,
+    PFI_ANNUAIRE_CACHE_TTL_SECONDS: intIn(60, 30 * 86_400, 86_400),
+    /** SQS FIFO queue URLs of the document jobs (AWS: the outbox relay sends there). */
+    PFI_CDA_QUEUE_URL: optionalString.pipe(z.url().optional()),
+    PFI_MSSANTE_QUEUE_URL: optionalString.pipe(z.url().optional()),
+    /** Deliveries of a document job (CDA, MSSanté) before the dead-letter queue. */
+    PFI_DOCUMENTS_MAX_RECEIVES: intIn(1, 100, 8),
     PFI_LOG_LEVEL: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT']).default('INFO'),
   })
   .superRefine((c, ctx) => {
@@ -80,6 +119,20 @@ const schema = z
         code: 'custom',
         path: ['PFI_AUTH_ISSUER'],
         message: 'PFI_AUTH_MODE=jwks needs PFI_AUTH_ISSUER and PFI_AUTH_JWKS_URL',
+      });
+    }
+    if ((c.PFI_SMTP_CLIENT_CERT_FILE === undefined) !== (c.PFI_SMTP_CLIENT_KEY_FILE === undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['PFI_SMTP_CLIENT_KEY_FILE'],
+        message: 'PFI_SMTP_CLIENT_CERT_FILE and PFI_SMTP_CLIENT_KEY_FILE must be set together',
+      });
+    }
+    if ((c.PFI_ANNUAIRE_URL === undefined) !== (c.PFI_ANNUAIRE_API_KEY === undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['PFI_ANNUAIRE_API_KEY'],
+        message: 'PFI_ANNUAIRE_URL and PFI_ANNUAIRE_API_KEY must be set together',
       });
     }
     if (c.PFI_DOCUMENTS_KMS_KEY_ID !== undefined && c.PFI_DOCUMENTS_BUCKET === undefined) {
@@ -119,6 +172,26 @@ export interface Config {
     /** Messages (of distinct groups) the local ingest worker applies together as one batch. */
     workerConcurrency: number;
   };
+  /** CDA generation: the organisation defaults file (undefined = the example organisation) and the PDF copy. */
+  cda: { organisationFile: string | undefined; pdf: boolean };
+  mssante: {
+    /** undefined = the embedded sink (`npm start`), on `sinkPort`, writing to `outboxDir`. */
+    smtpUrl: string | undefined;
+    sinkPort: number;
+    outboxDir: string;
+    rejectUnauthorized: boolean;
+    caFile: string | undefined;
+    clientCertFile: string | undefined;
+    clientKeyFile: string | undefined;
+    from: string;
+    nil: string;
+    receiptsTo: string | undefined;
+    /** Deliveries before the dead-letter queue (also for CDA jobs). */
+    maxReceives: number;
+  };
+  annuaire: { url: string; apiKey: string; cacheTtlSeconds: number } | undefined;
+  /** SQS queue URLs by queue name (`cda`, `mssante`), in AWS. */
+  queueUrls: Record<string, string | undefined>;
   logLevel: Env['PFI_LOG_LEVEL'];
 }
 
@@ -163,6 +236,25 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxReceives: e.PFI_HL7_MAX_RECEIVES,
       workerConcurrency: e.PFI_HL7_WORKER_CONCURRENCY,
     },
+    cda: { organisationFile: e.PFI_ORGANISATION_FILE, pdf: e.PFI_CDA_PDF },
+    mssante: {
+      smtpUrl: e.PFI_SMTP_URL,
+      sinkPort: e.PFI_SMTP_SINK_PORT,
+      outboxDir: `${e.PFI_DATA_DIR}/mssante-outbox`,
+      rejectUnauthorized: e.PFI_SMTP_TLS_REJECT_UNAUTHORIZED,
+      caFile: e.PFI_SMTP_CA_FILE,
+      clientCertFile: e.PFI_SMTP_CLIENT_CERT_FILE,
+      clientKeyFile: e.PFI_SMTP_CLIENT_KEY_FILE,
+      from: e.PFI_MSSANTE_FROM,
+      nil: e.PFI_MSSANTE_NIL,
+      receiptsTo: e.PFI_MSSANTE_RECEIPTS_TO,
+      maxReceives: e.PFI_DOCUMENTS_MAX_RECEIVES,
+    },
+    annuaire:
+      e.PFI_ANNUAIRE_URL && e.PFI_ANNUAIRE_API_KEY
+        ? { url: e.PFI_ANNUAIRE_URL, apiKey: e.PFI_ANNUAIRE_API_KEY, cacheTtlSeconds: e.PFI_ANNUAIRE_CACHE_TTL_SECONDS }
+        : undefined,
+    queueUrls: { cda: e.PFI_CDA_QUEUE_URL, mssante: e.PFI_MSSANTE_QUEUE_URL },
     logLevel: e.PFI_LOG_LEVEL,
   };
 }

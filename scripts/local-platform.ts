@@ -8,11 +8,29 @@ import type { Server } from 'node:http';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { DocumentStore } from '../lambdas/adapters/documents/document-store.js';
 import { documentStoreFromConfig } from '../lambdas/adapters/documents/from-config.js';
+import { startSmtpSink } from '../lambdas/adapters/mail/smtp-sink.js';
 import { coalesce } from '../lambdas/adapters/queue/coalesce.js';
 import { groupCommit } from '../lambdas/adapters/queue/group-commit.js';
+import { outboxBacklog, startOutboxRelay } from '../lambdas/adapters/queue/outbox-relay.js';
+import { type QueueWorker, startQueueWorker } from '../lambdas/adapters/queue/queue-worker.js';
 import { SqlQueue } from '../lambdas/adapters/queue/sql-queue.js';
 import { refreshGrownTableStats } from '../lambdas/adapters/sql/table-stats.js';
 import type { Config } from '../lambdas/config.js';
+import {
+  annuaireFromConfig,
+  createMssanteSender,
+  documentOperations,
+  loadCdaOrganisation,
+} from '../lambdas/documents/compose.js';
+import {
+  describeDocumentError,
+  isDocumentPoison,
+  mssanteRetryDelaySeconds,
+  runCdaJob,
+  runMssanteJob,
+} from '../lambdas/documents/jobs.js';
+import { CDA_QUEUE, DOCUMENT_ROUTES, MSSANTE_QUEUE, mssanteTrigger } from '../lambdas/documents/queues.js';
+import { sqlSendJournal } from '../lambdas/documents/send-journal.js';
 import { createLocalServer, listen } from '../lambdas/fhir/local-server.js';
 import { createFhirPlatform, type FhirPlatform } from '../lambdas/fhir/platform.js';
 import { resolveInboundBody } from '../lambdas/hl7/inbound-body.js';
@@ -35,6 +53,12 @@ export interface LocalPlatform {
   documents: DocumentStore;
   archive: RawMessageArchive;
   worker: Hl7Worker;
+  /** CR-BIO generation of lab reports (queue `cda`). */
+  cdaWorker: QueueWorker;
+  /** MSSanté sending of Communications (queue `mssante`). */
+  mssanteWorker: QueueWorker;
+  /** The embedded SMTP sink (when PFI_SMTP_URL is unset): its port and where it writes `.eml` files. */
+  smtpSink: { port: number; dir: string } | undefined;
   bridge: MllpServer;
   http: Server;
   fhirBaseUrl: string;
@@ -51,9 +75,16 @@ export async function startLocalPlatform(config: Config, opts: LocalPlatformOpti
   const { logger } = opts;
   let baseUrl = config.fhirBaseUrl ?? '';
   const documents = await documentStoreFromConfig(config.documents);
+  const organisation = await loadCdaOrganisation(config.cda.organisationFile);
+  if (!config.cda.organisationFile) {
+    logger.warn('CDA documents use the example organisation: set PFI_ORGANISATION_FILE for real documents');
+  }
+  const labReports = { documents, organisation, pdf: config.cda.pdf };
   const platform = await createFhirPlatform(config, {
     baseUrl: () => baseUrl,
     documents,
+    trigger: mssanteTrigger,
+    operations: documentOperations(labReports),
     onError: (err, req) =>
       logger.error('unexpected error', {
         requestId: req.requestId,
@@ -69,8 +100,10 @@ export async function startLocalPlatform(config: Config, opts: LocalPlatformOpti
     maxBodyBytes: config.maxBodyBytes,
     health: async () => {
       try {
-        const depth = await queue.depth(HL7_INBOUND_QUEUE);
-        return { ok: true, details: { database: platform.db.kind, queues: { [HL7_INBOUND_QUEUE]: depth } } };
+        const queues: Record<string, unknown> = {};
+        for (const name of [HL7_INBOUND_QUEUE, CDA_QUEUE, MSSANTE_QUEUE]) queues[name] = await queue.depth(name);
+        const outbox = await outboxBacklog(platform.db);
+        return { ok: true, details: { database: platform.db.kind, queues, outbox } };
       } catch {
         return { ok: false, details: { database: platform.db.kind } };
       }
@@ -78,6 +111,72 @@ export async function startLocalPlatform(config: Config, opts: LocalPlatformOpti
   });
   const httpPort = await listen(http, config.http.port, config.http.host);
   if (!config.fhirBaseUrl) baseUrl = `http://${config.http.host}:${httpPort}/fhir`;
+
+  // Documents: outbox rows (lab reports to turn into CDA, Communications to send) → their queues → the workers.
+  const smtpSink = config.mssante.smtpUrl
+    ? undefined
+    : await startSmtpSink({ dir: config.mssante.outboxDir, host: '127.0.0.1', port: config.mssante.sinkPort });
+  const sender = await createMssanteSender(
+    config.mssante,
+    smtpSink && { url: `smtp://${smtpSink.host}:${smtpSink.port}`, ca: smtpSink.caCertificate },
+  );
+  const jobFailed =
+    (queueName: string) =>
+    (error: { code: string; message: string }, message: { id: string; receiveCount: number }, final: boolean) =>
+      (final ? logger.error : logger.warn).call(logger, final ? 'document job dead-lettered' : 'document job failed', {
+        queue: queueName,
+        queueMessageId: message.id,
+        attempt: message.receiveCount,
+        error: error.code,
+        reason: error.message,
+      });
+  const cdaWorker = startQueueWorker({
+    queue,
+    queueName: CDA_QUEUE,
+    process: (m) => runCdaJob({ ...labReports, service: platform.service }, m.body),
+    describeError: describeDocumentError,
+    isPoison: isDocumentPoison,
+    concurrency: 2,
+    maxReceives: config.mssante.maxReceives,
+    events: { failed: jobFailed(CDA_QUEUE) },
+  });
+  const mssanteDeps = {
+    service: platform.service,
+    journal: sqlSendJournal(platform.db),
+    send: sender.send,
+    annuaire: annuaireFromConfig(config.annuaire, platform.db),
+    settings: {
+      from: config.mssante.from,
+      nil: config.mssante.nil,
+      receiptsTo: config.mssante.receiptsTo,
+      sourceId: organisation.documentIdRoot,
+      messageIdDomain: config.mssante.from.split('@')[1]!,
+    },
+  };
+  const mssanteWorker = startQueueWorker({
+    queue,
+    queueName: MSSANTE_QUEUE,
+    process: (m) => runMssanteJob(mssanteDeps, m.body),
+    describeError: describeDocumentError,
+    isPoison: isDocumentPoison,
+    retryDelaySeconds: mssanteRetryDelaySeconds,
+    concurrency: 4,
+    maxReceives: config.mssante.maxReceives,
+    // An SMTP transaction with a large archive may take a while on a slow relay.
+    visibilityTimeoutSeconds: 300,
+    events: { failed: jobFailed(MSSANTE_QUEUE) },
+  });
+  const relay = startOutboxRelay({
+    db: platform.db,
+    routes: DOCUMENT_ROUTES,
+    sender: 'same-database',
+    intervalMs: 250,
+    onRelayed: () => {
+      cdaWorker.notify();
+      mssanteWorker.notify();
+    },
+    onError: (err) => logger.warn('outbox relay failed', { error: err instanceof Error ? err.name : 'unknown' }),
+  });
 
   const practitioners = new Map<string, string>();
   const archive = config.hl7.rawArchive === 'database' ? databaseArchive(platform.db) : documentArchive(documents);
@@ -98,6 +197,7 @@ export async function startLocalPlatform(config: Config, opts: LocalPlatformOpti
     ingest,
     events: {
       applied: (result) => {
+        relay.notify();
         for (const w of result.warnings) logger.info('hl7 warning', { controlId: result.controlId, warning: w.code });
       },
       failed: (error, message, final) =>
@@ -156,6 +256,9 @@ export async function startLocalPlatform(config: Config, opts: LocalPlatformOpti
     documents,
     archive,
     worker,
+    cdaWorker,
+    mssanteWorker,
+    smtpSink: smtpSink && { port: smtpSink.port, dir: config.mssante.outboxDir },
     bridge,
     http,
     fhirBaseUrl: baseUrl,
@@ -166,6 +269,10 @@ export async function startLocalPlatform(config: Config, opts: LocalPlatformOpti
       clearInterval(statsTimer);
       await bridge.close(10_000);
       await worker.stop();
+      await relay.stop();
+      await Promise.all([cdaWorker.stop(), mssanteWorker.stop()]);
+      sender.close();
+      await smtpSink?.close();
       http.close();
       http.closeIdleConnections();
       setTimeout(() => http.closeAllConnections(), 5_000).unref();

@@ -20,6 +20,9 @@ async function main(): Promise<void> {
     mllp: `${config.mllp.host}:${local.mllpPort}`,
     database: local.platform.db.kind,
     documents: local.documents.kind,
+    mssante: local.smtpSink
+      ? `embedded SMTP sink 127.0.0.1:${local.smtpSink.port} → ${local.smtpSink.dir}`
+      : 'PFI_SMTP_URL',
     dataDir: config.dataDir,
     startupMs: Date.now() - started,
     token: 'npm run --silent token -- "system/*.cruds"',

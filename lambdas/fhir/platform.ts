@@ -6,8 +6,8 @@ import { createTokenVerifier, type TokenVerifier } from '../auth/verify.js';
 import type { Config } from '../config.js';
 import type { HttpRequest, HttpResponse } from './http.js';
 import { FhirRepository } from './repository/repository.js';
-import { createRouter } from './router.js';
-import { FhirService } from './service.js';
+import { createRouter, type OperationHandler } from './router.js';
+import { FhirService, type WriteTrigger } from './service.js';
 
 export interface FhirPlatform {
   db: SqlExecutor;
@@ -28,6 +28,10 @@ export async function createFhirPlatform(
     /** Document store for Binary contents kept outside the database (HL7 documents). */
     documents?: DocumentStore;
     onError?: (err: unknown, req: HttpRequest) => void;
+    /** Work committed with writes (outbox rows), e.g. MSSanté sends. */
+    trigger?: WriteTrigger;
+    /** Instance operations (`$generate-cda`…), given the service they run on. */
+    operations?: (service: FhirService) => Readonly<Record<string, OperationHandler>>;
   },
 ): Promise<FhirPlatform> {
   const db = opts.db ?? (await executorFromConfig(config.database));
@@ -40,9 +44,10 @@ export async function createFhirPlatform(
     if (!opts.db) await db.close().catch(() => undefined);
     throw err;
   }
-  const service = new FhirService(new FhirRepository(db, config.maxResourceBytes), opts.documents);
+  const service = new FhirService(new FhirRepository(db, config.maxResourceBytes), opts.documents, opts.trigger);
   const handle = createRouter({
     service,
+    operations: opts.operations?.(service),
     verifier,
     baseUrl: opts.baseUrl,
     maxBodyBytes: config.maxBodyBytes,

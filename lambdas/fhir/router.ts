@@ -13,10 +13,23 @@ import { badRequest, FhirError, notAcceptable, notAllowed, outcome, tooLarge, un
 import { FHIR_JSON, type HttpRequest, type HttpResponse } from './http.js';
 import { ResourceGoneError, type StoredResource } from './repository/repository.js';
 import { historyBundle, searchBundle } from './responses.js';
-import { type FhirService, parseResourceBody, queryPairs } from './service.js';
+import { type FhirService, type InteractionResult, parseResourceBody, queryPairs } from './service.js';
+
+/**
+ * An instance-level operation (`POST [type]/[id]/$name`), keyed `Type/$name`. It returns the resource it produced
+ * (201 when it created it, 200 when it already existed) or a Bundle/Parameters body.
+ */
+export type OperationHandler = (call: {
+  auth: AuthContext;
+  type: string;
+  id: string;
+  req: HttpRequest;
+}) => Promise<InteractionResult>;
 
 export interface RouterOptions {
   service: FhirService;
+  /** Instance operations by `Type/$name`. */
+  operations?: Readonly<Record<string, OperationHandler>>;
   verifier: TokenVerifier;
   /** Public FHIR base URL without trailing slash, or a function of the request (Host header). */
   baseUrl: string | ((req: HttpRequest) => string);
@@ -238,6 +251,22 @@ export function createRouter(opts: RouterOptions): (req: HttpRequest) => Promise
         default:
           throw notAllowed(`${method} is not allowed on ${type}/${id}`);
       }
+    }
+    if (segments.length === 3 && id && third?.startsWith('$')) {
+      const operation = opts.operations?.[`${type}/${third}`];
+      if (!operation) {
+        throw new FhirError(404, [
+          { severity: 'error', code: 'not-supported', diagnostics: `Operation ${third} is not supported on ${type}` },
+        ]);
+      }
+      if (method !== 'POST') throw notAllowed(`${third} is invoked with POST`);
+      if (req.body !== undefined && req.body.trim() !== '') {
+        requireJsonBody(req, opts.maxBodyBytes);
+        parseResourceBody(req.body, 'Parameters');
+      }
+      const r = await operation({ auth, type, id, req });
+      if (r.resource) return resourceResponse(req, r.status, r.resource, prefer);
+      return json(r.status, r.body);
     }
     if (third === '_history' && id) {
       if (method !== 'GET') throw notAllowed('History is read with GET');

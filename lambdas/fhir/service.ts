@@ -26,6 +26,12 @@ export interface BulkItem {
   outbox?: OutboxMessage[];
 }
 
+/**
+ * Work a write triggers, committed with it (outbox rows): e.g. a Communication to send over MSSanté. Called with the
+ * resource as it will be stored (its id assigned); returns no message for resources that trigger nothing.
+ */
+export type WriteTrigger = (resource: Resource) => OutboxMessage[];
+
 /** Types clients may read and search but never write (the platform writes them). */
 const READ_ONLY_TYPES = new Set(['AuditEvent']);
 
@@ -100,10 +106,17 @@ export class FhirService {
   constructor(
     readonly repo: FhirRepository,
     readonly documents?: DocumentStore,
+    readonly trigger?: WriteTrigger,
   ) {}
 
   withRepository(repo: FhirRepository): FhirService {
-    return new FhirService(repo, this.documents);
+    return new FhirService(repo, this.documents, this.trigger);
+  }
+
+  private outboxFor(resource: Resource, given: OutboxMessage[] | undefined): OutboxMessage[] | undefined {
+    const triggered = this.trigger?.(resource) ?? [];
+    if (triggered.length === 0) return given;
+    return [...(given ?? []), ...triggered];
   }
 
   private async content(stored: StoredResource): Promise<StoredResource> {
@@ -189,8 +202,13 @@ export class FhirService {
       if (existing) return { status: 200, resource: existing };
     }
     const links = validate({ ...resource, id: undefined }, type);
+    const id = opts.id ?? newResourceId();
     try {
-      const written = await this.repo.create(resource, { patientLinks: links, id: opts.id });
+      const written = await this.repo.create(resource, {
+        patientLinks: links,
+        id,
+        outbox: this.outboxFor({ ...resource, id }, undefined),
+      });
       return { status: 201, resource: written.resource };
     } catch (err) {
       // A concurrent conditional create with the same business identifier won: answer with its resource.
@@ -249,7 +267,7 @@ export class FhirService {
     const written = await this.repo.update(resource, {
       patientLinks: links,
       ifMatch: opts.ifMatch,
-      outbox: opts.outbox,
+      outbox: this.outboxFor(resource, opts.outbox),
     });
     return { status: written.created ? 201 : 200, resource: written.resource };
   }
@@ -279,7 +297,12 @@ export class FhirService {
         if (expectedVersion !== 0) requireScope(auth, type, 'u');
         if (expectedVersion === undefined || expectedVersion === 0) requireScope(auth, type, 'c');
         if (!resource.id || !FHIR_ID.test(resource.id)) throw badRequest(`'${resource.id}' is not a valid resource id`);
-        writer.add({ resource, expectedVersion, outbox, patientLinks: validate(resource, type) });
+        writer.add({
+          resource,
+          expectedVersion,
+          outbox: this.outboxFor(resource, outbox),
+          patientLinks: validate(resource, type),
+        });
       },
       commit: async (db = this.repo.db) => {
         const written = await writer.execute(db);

@@ -6,10 +6,15 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { documentStoreFromConfig } from '../adapters/documents/from-config.js';
+import { relayOutbox } from '../adapters/queue/outbox-relay.js';
+import { sqsSender } from '../adapters/queue/sqs-sender.js';
 import { ConfigError, loadConfig } from '../config.js';
+import { documentOperations, loadCdaOrganisation } from '../documents/compose.js';
+import { DOCUMENT_ROUTES, mssanteTrigger } from '../documents/queues.js';
 import {
   baseUrlFor,
   internalErrorResponse,
@@ -150,8 +155,28 @@ export async function createPlatformBackend(hooks: FhirApiHooks): Promise<FhirAp
   const config = loadConfig();
   // Binary contents of HL7 documents too large for a row are read back from the document store (S3).
   const documents = await documentStoreFromConfig(config.documents);
-  const platform = await createFhirPlatform(config, { baseUrl: hooks.baseUrl, onError: hooks.onError, documents });
-  return { handle: platform.handle, configuredBaseUrl: config.fhirBaseUrl, close: () => platform.db.close() };
+  const organisation = await loadCdaOrganisation(config.cda.organisationFile);
+  const platform = await createFhirPlatform(config, {
+    baseUrl: hooks.baseUrl,
+    onError: hooks.onError,
+    documents,
+    trigger: mssanteTrigger,
+    operations: documentOperations({ documents, organisation, pdf: config.cda.pdf }),
+  });
+  const sender = config.queueUrls.mssante ? sqsSender(new SQSClient({}), config.queueUrls) : undefined;
+  return {
+    async handle(req) {
+      const res = await platform.handle(req);
+      // A write may have committed outbox rows (a Communication to send): relay them now rather than at the next
+      // scheduled relay. Best effort: the schedule catches what this misses.
+      if (sender && req.method !== 'GET' && req.method !== 'HEAD' && res.status < 300) {
+        await relayOutbox(platform.db, DOCUMENT_ROUTES, { sender }).catch(() => undefined);
+      }
+      return res;
+    },
+    configuredBaseUrl: config.fhirBaseUrl,
+    close: () => platform.db.close(),
+  };
 }
 
 const logger = new Logger({ serviceName: SERVICE });

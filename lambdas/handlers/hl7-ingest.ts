@@ -13,13 +13,17 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { DocumentStore } from '../adapters/documents/document-store.js';
 import { documentStoreFromConfig } from '../adapters/documents/from-config.js';
+import { relayOutbox } from '../adapters/queue/outbox-relay.js';
+import { sqsSender } from '../adapters/queue/sqs-sender.js';
 import { executorFromConfig } from '../adapters/sql/from-config.js';
 import { migrate } from '../adapters/sql/migrate.js';
 import { loadConfig } from '../config.js';
+import { DOCUMENT_ROUTES } from '../documents/queues.js';
 import { FhirRepository } from '../fhir/repository/repository.js';
 import { FhirService } from '../fhir/service.js';
 import { resolveInboundBody } from '../hl7/inbound-body.js';
@@ -31,6 +35,8 @@ const SERVICE = 'pfi-hl7-ingest';
 
 export interface Hl7IngestBackend extends IngestDeps {
   documents: DocumentStore;
+  /** Relays the outbox rows the messages committed (CDA jobs) to their queues. */
+  relay?(): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -85,7 +91,15 @@ export function createHl7IngestHandler(deps: Hl7IngestDeps) {
   return {
     async base(event: SQSEvent, context: Context): Promise<SQSBatchResponse> {
       const processor = new SqsFifoPartialProcessorAsync();
-      return processPartialResponse(event, record, processor, { context, skipGroupOnError: true });
+      const response = await processPartialResponse(event, record, processor, { context, skipGroupOnError: true });
+      // Lab reports committed CDA jobs in the outbox: relay them now (the scheduled relay catches any miss).
+      const ready = await getBackend().catch(() => undefined);
+      await ready
+        ?.relay?.()
+        .catch((err: unknown) =>
+          logger.warn('outbox relay failed', { error: err instanceof Error ? err.name : 'unknown' }),
+        );
+      return response;
     },
     async close() {
       const current = backend;
@@ -108,7 +122,15 @@ export async function createIngestBackend(): Promise<Hl7IngestBackend> {
   const documents = await documentStoreFromConfig(config.documents);
   const service = new FhirService(new FhirRepository(db, config.maxResourceBytes), documents);
   const archive = config.hl7.rawArchive === 'database' ? databaseArchive(db) : documentArchive(documents);
-  return { service, documents, archive, practitioners: new Map(), close: () => db.close() };
+  const sender = config.queueUrls.cda ? sqsSender(new SQSClient({}), config.queueUrls) : undefined;
+  return {
+    service,
+    documents,
+    archive,
+    practitioners: new Map(),
+    relay: sender ? () => relayOutbox(db, DOCUMENT_ROUTES, { sender }) : undefined,
+    close: () => db.close(),
+  };
 }
 
 const logger = new Logger({ serviceName: SERVICE });

@@ -124,6 +124,7 @@ export async function measurePlatform(backend: Hl7Backend, s: E2eSettings): Prom
   const env: NodeJS.ProcessEnv = {
     PFI_HTTP_PORT: '0',
     PFI_MLLP_PORT: '0',
+    PFI_SMTP_SINK_PORT: '0',
     PFI_LOG_LEVEL: 'SILENT',
     ...(s.workerConcurrency === undefined ? {} : { PFI_HL7_WORKER_CONCURRENCY: String(s.workerConcurrency) }),
   };

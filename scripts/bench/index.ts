@@ -1,7 +1,8 @@
 /**
  * `npm run bench -- <name> [options]`: the benchmarks. `fhir` measures the FHIR API (see fhir.ts), `hl7` the HL7 v2
- * ingestion (see hl7.ts).
+ * ingestion (see hl7.ts), `cda` CDA generation and XDM packaging (see cda.ts).
  */
+import { runCdaBench } from './cda.js';
 import { runFhirBench } from './fhir.js';
 import { runHl7Bench } from './hl7.js';
 
@@ -10,7 +11,9 @@ const USAGE = `usage: npm run bench -- <benchmark> [options]
           (npm run bench -- fhir --help for its options)
   hl7     HL7 v2 ingestion: parse + map on one core (next to @medplum/core), then MLLP end to end on the
           local platform (PGlite and PostgreSQL) next to a bare MLLP server
-          (npm run bench -- hl7 --help for its options)`;
+          (npm run bench -- hl7 --help for its options)
+  cda     CI-SIS CR-BIO documents/s on one core (without and with the PDF copy), CDA header read and IHE XDM
+          packaging/s (npm run bench -- cda --help for its options)`;
 
 const [name, ...rest] = process.argv.slice(2);
 switch (name) {
@@ -19,6 +22,9 @@ switch (name) {
     break;
   case 'hl7':
     process.exitCode = await runHl7Bench(rest);
+    break;
+  case 'cda':
+    process.exitCode = await runCdaBench(rest);
     break;
   default:
     process.stderr.write(`${name === undefined ? '' : `bench: unknown benchmark '${name}'\n`}${USAGE}\n`);

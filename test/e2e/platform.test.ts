@@ -23,7 +23,14 @@ interface Started {
 async function startPlatform(dataDir: string): Promise<Started> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], {
     cwd: ROOT,
-    env: { ...process.env, PFI_DATA_DIR: dataDir, PFI_HTTP_PORT: '0', PFI_MLLP_PORT: '0', DATABASE_URL: '' },
+    env: {
+      ...process.env,
+      PFI_DATA_DIR: dataDir,
+      PFI_HTTP_PORT: '0',
+      PFI_MLLP_PORT: '0',
+      PFI_SMTP_SINK_PORT: '0',
+      DATABASE_URL: '',
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -176,7 +183,14 @@ describe('local platform over HTTP', () => {
   it('refuses a second platform on the same data directory, then restarts with the data kept', async () => {
     const second = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], {
       cwd: ROOT,
-      env: { ...process.env, PFI_DATA_DIR: dataDir, PFI_HTTP_PORT: '0', PFI_MLLP_PORT: '0', DATABASE_URL: '' },
+      env: {
+        ...process.env,
+        PFI_DATA_DIR: dataDir,
+        PFI_HTTP_PORT: '0',
+        PFI_MLLP_PORT: '0',
+        PFI_SMTP_SINK_PORT: '0',
+        DATABASE_URL: '',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let err = '';

@@ -9,17 +9,19 @@ import { type LocalPlatform, startLocalPlatform } from '../../scripts/local-plat
  * The whole local platform in the test process (as `npm start` runs it) on a fresh data directory and free ports.
  * One attempt per message: what the worker cannot apply goes straight to the dead-letter queue.
  */
-export async function startTestLocalPlatform(): Promise<LocalPlatform & { dispose(): Promise<void> }> {
+export async function startTestLocalPlatform(): Promise<LocalPlatform & { dataDir: string; dispose(): Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'pfi-local-'));
   const config = loadConfig({
     PFI_DATA_DIR: dir,
     PFI_HTTP_PORT: '0',
     PFI_MLLP_PORT: '0',
+    PFI_SMTP_SINK_PORT: '0',
     PFI_HL7_MAX_RECEIVES: '1',
     PFI_LOG_LEVEL: 'SILENT',
   });
   const local = await startLocalPlatform(config, { logger: new Logger({ logLevel: 'SILENT' }) });
   return Object.assign(local, {
+    dataDir: dir,
     async dispose() {
       await local.stop();
       await rm(dir, { recursive: true, force: true });

@@ -24,7 +24,7 @@ export interface TestPlatform {
 /** The FHIR router on an in-memory PGlite database with the local token issuer: HTTP without sockets. */
 export async function createTestPlatform(
   env: Record<string, string> = {},
-  opts: { db?: SqlExecutor } = {},
+  opts: { db?: SqlExecutor; operations?: Parameters<typeof createFhirPlatform>[1]['operations'] } = {},
 ): Promise<TestPlatform> {
   const dir = await mkdtemp(join(tmpdir(), 'pfi-router-'));
   const config = loadConfig({ PFI_DATA_DIR: dir, ...env });
@@ -32,6 +32,7 @@ export async function createTestPlatform(
   const platform = await createFhirPlatform(config, {
     baseUrl: BASE,
     db,
+    operations: opts.operations,
     // An unexpected error is a bug: show it in the test output.
     onError: (err) => console.error('unexpected error in router', err),
   });

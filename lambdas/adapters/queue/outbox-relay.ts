@@ -88,3 +88,63 @@ export async function purgeRelayedOutbox(db: SqlExecutor, days: number): Promise
   );
   return res.rowCount;
 }
+
+export interface OutboxRelayLoop {
+  /** Relay now (a producer just committed outbox rows). */
+  notify(): void;
+  /** Stops after the run in progress. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Relays the outbox continuously in-process (`npm start`): a run every `intervalMs`, at once when notified, and
+ * again without waiting while runs are full. A failed run (database briefly unavailable) is retried next tick.
+ */
+export function startOutboxRelay(opts: {
+  db: SqlExecutor;
+  routes: Readonly<Record<string, OutboxRoute>>;
+  sender: QueueSender | 'same-database';
+  intervalMs?: number;
+  max?: number;
+  /** Called after a run relayed rows (wake the consumers). */
+  onRelayed?(count: number): void;
+  onError?(err: unknown): void;
+}): OutboxRelayLoop {
+  const max = opts.max ?? 100;
+  let stopped = false;
+  let wake: (() => void) | undefined;
+  let pending = false;
+  const loop = (async () => {
+    while (!stopped) {
+      pending = false;
+      let count = 0;
+      try {
+        count = await relayOutbox(opts.db, opts.routes, { sender: opts.sender, max });
+        if (count > 0) opts.onRelayed?.(count);
+      } catch (err) {
+        opts.onError?.(err);
+      }
+      if (count >= max || pending || stopped) continue;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, opts.intervalMs ?? 500);
+        function done() {
+          clearTimeout(timer);
+          wake = undefined;
+          resolve();
+        }
+        wake = done;
+      });
+    }
+  })();
+  return {
+    notify() {
+      pending = true;
+      wake?.();
+    },
+    async stop() {
+      stopped = true;
+      wake?.();
+      await loop;
+    },
+  };
+}

@@ -1,0 +1,68 @@
+/**
+ * The document jobs as the queue workers run them (in-process locally, the cda-worker and mssante-worker Lambdas in
+ * AWS): reading the job body, running the use case, and telling retryable failures from those no retry can fix.
+ */
+
+import type { FailureDescription } from '../adapters/queue/queue-worker.js';
+import { SqlError } from '../adapters/sql/executor.js';
+import { parseScopes } from '../auth/scopes.js';
+import type { AuthContext } from '../auth/verify.js';
+import { CdaInputError } from '../cda/errors.js';
+import { FhirError } from '../fhir/errors.js';
+import { generateLabReport, type LabReportDeps, type LabReportResult } from './lab-report.js';
+import { JobBodyError, parseJob } from './queues.js';
+import {
+  type SendCommunicationDeps,
+  type SendResult,
+  sendCommunication,
+  TemporarySendError,
+} from './send-communication.js';
+
+/** The identity the document workers read and write as (all types, system level). */
+export const DOCUMENTS_AUTH: AuthContext = {
+  subject: 'pfi-documents',
+  clientId: 'pfi-documents',
+  scopes: parseScopes('system/*.cruds'),
+};
+
+export type CdaJobResult = LabReportResult | { skipped: string };
+
+/** Generates the CR-BIO document of the job's DiagnosticReport; a report gone or cancelled is skipped. */
+export async function runCdaJob(deps: LabReportDeps, body: string): Promise<CdaJobResult> {
+  const job = parseJob(body, 'diagnosticReport', 'DiagnosticReport');
+  try {
+    return await generateLabReport(deps, DOCUMENTS_AUTH, job.id);
+  } catch (err) {
+    if (err instanceof FhirError && (err.status === 404 || err.status === 410)) return { skipped: 'report gone' };
+    if (err instanceof FhirError && err.status === 422) return { skipped: 'report without a document to make' };
+    throw err;
+  }
+}
+
+/** Sends the job's Communication over MSSanté. */
+export function runMssanteJob(deps: SendCommunicationDeps, body: string): Promise<SendResult> {
+  const job = parseJob(body, 'communication', 'Communication');
+  return sendCommunication(deps, DOCUMENTS_AUTH, job.id);
+}
+
+/** Failures no retry fixes: a body no producer writes, a document that cannot be built from the data. */
+export const isDocumentPoison = (err: unknown): boolean => err instanceof JobBodyError || err instanceof CdaInputError;
+
+/** The content-free description of a document job failure (dead-letter reason, logs). */
+export function describeDocumentError(err: unknown): FailureDescription {
+  if (err instanceof JobBodyError) return { name: err.name, code: 'bad-job-body', message: err.message };
+  if (err instanceof CdaInputError) return { name: err.name, code: 'cda-input', message: err.message };
+  if (err instanceof TemporarySendError) return { name: err.name, code: 'smtp-temporary', message: err.message };
+  if (err instanceof FhirError) {
+    const detail = err.issues.map((i) => i.diagnostics ?? i.code).join('; ');
+    return { name: err.name, code: `fhir-${err.status}`, message: detail.slice(0, 1000) };
+  }
+  if (err instanceof SqlError)
+    return { name: err.name, code: `sql-${err.code ?? 'error'}`, message: err.message.slice(0, 1000) };
+  if (err instanceof Error) return { name: err.name, code: 'error', message: err.name };
+  return { name: 'Error', code: 'error', message: 'unknown error' };
+}
+
+/** MSSanté retries: 30 s, 1, 2, 4, 8 minutes…, at most 15 minutes (a relay outage often lasts minutes). */
+export const mssanteRetryDelaySeconds = (receiveCount: number): number =>
+  Math.min(900, 30 * 2 ** Math.max(0, receiveCount - 1));

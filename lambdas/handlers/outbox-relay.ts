@@ -1,0 +1,46 @@
+/**
+ * Lambda entry point of the outbox relay (EventBridge schedule, every minute): moves the outbox rows committed with
+ * FHIR changes (lab reports to document, Communications to send) to their SQS FIFO queues. The HL7 ingest and FHIR
+ * API functions relay right after their own commits too; this schedule catches whatever they could not.
+ */
+import { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import middy from '@middy/core';
+import { outboxBacklog } from '../adapters/queue/outbox-relay.js';
+import { createDocumentsBackend, type DocumentsBackend } from '../documents/backend.js';
+
+const SERVICE = 'pfi-outbox-relay';
+/** Runs per invocation: 20 × 100 rows, well inside a one-minute schedule. */
+const MAX_RUNS = 20;
+
+const logger = new Logger({ serviceName: SERVICE });
+const metrics = new Metrics({ namespace: 'PFI', serviceName: SERVICE });
+let backend: Promise<DocumentsBackend> | undefined;
+
+export async function relayAll(b: DocumentsBackend): Promise<{ relayed: number; pending: number }> {
+  let relayed = 0;
+  for (let i = 0; i < MAX_RUNS; i++) {
+    const n = await b.relay();
+    relayed += n;
+    if (n < 100) break;
+  }
+  const pending = Object.values(await outboxBacklog(b.db)).reduce((a, n) => a + n, 0);
+  return { relayed, pending };
+}
+
+async function base(): Promise<{ relayed: number; pending: number }> {
+  backend ??= createDocumentsBackend().catch((err: unknown) => {
+    backend = undefined;
+    throw err;
+  });
+  const result = await relayAll(await backend);
+  metrics.addMetric('OutboxRelayed', MetricUnit.Count, result.relayed);
+  metrics.addMetric('OutboxPending', MetricUnit.Count, result.pending);
+  return result;
+}
+
+export const handler = middy(base)
+  .use(injectLambdaContext(logger, { clearState: true }))
+  .use(logMetrics(metrics));
