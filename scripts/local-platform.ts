@@ -29,7 +29,7 @@ import {
   runCdaJob,
   runMssanteJob,
 } from '../lambdas/documents/jobs.js';
-import { CDA_QUEUE, DOCUMENT_ROUTES, MSSANTE_QUEUE, mssanteTrigger } from '../lambdas/documents/queues.js';
+import { CDA_QUEUE, DOCUMENT_ROUTES, documentTriggers, MSSANTE_QUEUE } from '../lambdas/documents/queues.js';
 import { sqlSendJournal } from '../lambdas/documents/send-journal.js';
 import { createLocalServer, listen } from '../lambdas/fhir/local-server.js';
 import { createFhirPlatform, type FhirPlatform } from '../lambdas/fhir/platform.js';
@@ -83,7 +83,7 @@ export async function startLocalPlatform(config: Config, opts: LocalPlatformOpti
   const platform = await createFhirPlatform(config, {
     baseUrl: () => baseUrl,
     documents,
-    trigger: mssanteTrigger,
+    trigger: documentTriggers,
     operations: documentOperations(labReports),
     onError: (err, req) =>
       logger.error('unexpected error', {

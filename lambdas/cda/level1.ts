@@ -55,7 +55,8 @@ export function buildLevel1(input: Level1Input): string {
   if (!isPdf(input.pdf)) throw new CdaInputError('the document body is not a PDF', 'no-pdf');
   const org = input.organisation;
   const author =
-    personOf(input.author) ?? (input.type.code === LAB_REPORT && !input.author ? configuredBiologist(org) : undefined);
+    personOf(input.author, org) ??
+    (input.type.code === LAB_REPORT && !input.author ? configuredBiologist(org) : undefined);
   if (!author) throw new CdaInputError('no author with an idNat', 'no-author');
   const created = cdaTimestamp(input.document.effectiveTime);
   const period = encounterPeriod(input.encounter) ?? { low: created };

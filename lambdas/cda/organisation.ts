@@ -20,6 +20,12 @@ export interface CdaOrganisation {
   practiceSetting: CdaCode;
   /** The laboratory's biologist used when the ORU names none (never invented). */
   biologist?: { idNat: string /* '8'+RPPS */; family: string; given?: string; specialty?: CdaCode };
+  /**
+   * JDV_J01 profession/specialty (1.2.250.1.213.1.1.4.5) of an author whose qualification the data do not carry — a
+   * Practitioner known from an HL7 message by its idNat only. What the organisation declares for its feeds (e.g.
+   * G15_10 Médecin); without it such an author's profession is sent as unknown, which the CI-SIS schematron refuses.
+   */
+  defaultAuthorSpecialty?: CdaCode;
   /** OID root under which PFI numbers the documents it produces. */
   documentIdRoot: string;
 }
@@ -58,6 +64,7 @@ export const cdaOrganisationSchema = z.object({
       specialty: code.optional(),
     })
     .optional(),
+  defaultAuthorSpecialty: code.extend({ codeSystem: z.literal('1.2.250.1.213.1.1.4.5') }).optional(),
   documentIdRoot: z.string().regex(OID, 'must be an OID'),
 }) satisfies z.ZodType<CdaOrganisation>;
 
@@ -86,5 +93,6 @@ export const EXAMPLE_CDA_ORGANISATION: CdaOrganisation = {
       codeSystem: '1.2.250.1.213.1.1.4.5',
     },
   },
+  defaultAuthorSpecialty: { code: 'G15_10', displayName: 'Médecin', codeSystem: '1.2.250.1.213.1.1.4.5' },
   documentIdRoot: '2.999.250.1',
 };

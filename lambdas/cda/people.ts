@@ -10,12 +10,15 @@ import type { CdaOrganisation } from './organisation.js';
 import { type CdaPerson, practitionerPerson } from './parties.js';
 import type { CdaCode } from './types.js';
 
-/** A Practitioner as a header person, or undefined when it has no idNat. */
-export function personOf(practitioner: Resource | undefined): CdaPerson | undefined {
+/**
+ * A Practitioner as a header person, or undefined when it has no idNat. Its profession comes from its qualifications,
+ * else the organisation's declared default for its feeds.
+ */
+export function personOf(practitioner: Resource | undefined, org?: CdaOrganisation): CdaPerson | undefined {
   const idNat = idNatOf(practitioner);
   if (!practitioner || !idNat) return undefined;
   const person = practitionerPerson(practitioner, idNat);
-  const specialty = practitionerSpecialty(practitioner);
+  const specialty = practitionerSpecialty(practitioner) ?? org?.defaultAuthorSpecialty;
   if (specialty) person.specialty = specialty;
   return person;
 }
@@ -69,7 +72,7 @@ export function validatingBiologist(
     ...observations.flatMap((o) => list(o['performer'])),
   ];
   for (const ref of references) {
-    const person = personOf(resolve(ref, practitioners));
+    const person = personOf(resolve(ref, practitioners), org);
     if (person) return person;
   }
   return configuredBiologist(org);

@@ -16,7 +16,7 @@ import { type Config, loadConfig } from '../config.js';
 import { FhirRepository } from '../fhir/repository/repository.js';
 import { FhirService } from '../fhir/service.js';
 import { annuaireFromConfig, createMssanteSender, loadCdaOrganisation } from './compose.js';
-import { DOCUMENT_ROUTES, mssanteTrigger } from './queues.js';
+import { DOCUMENT_ROUTES, documentTriggers } from './queues.js';
 import type { SendCommunicationDeps } from './send-communication.js';
 import { sqlSendJournal } from './send-journal.js';
 
@@ -38,7 +38,7 @@ export async function createDocumentsBackend(): Promise<DocumentsBackend> {
     await migrate(db);
     const documents = await documentStoreFromConfig(config.documents);
     const organisation = await loadCdaOrganisation(config.cda.organisationFile);
-    const service = new FhirService(new FhirRepository(db, config.maxResourceBytes), documents, mssanteTrigger);
+    const service = new FhirService(new FhirRepository(db, config.maxResourceBytes), documents, documentTriggers);
     const sender = sqsSender(new SQSClient({}), config.queueUrls);
     return {
       config,

@@ -15,6 +15,7 @@ import { type AnnuaireClient, createAnnuaireClient } from '../mssante/annuaire.j
 import { sqlAnnuaireCache } from '../mssante/annuaire-cache.js';
 import { createMssanteTransport, type SendOutcome, sendMail } from '../mssante/smtp.js';
 import { generateLabReport, type LabReportDeps } from './lab-report.js';
+import { generatePdfDocument } from './pdf-document.js';
 
 /** The organisation defaults of CDA documents: the configured file, else the example organisation (local mode). */
 export async function loadCdaOrganisation(file: string | undefined): Promise<CdaOrganisation> {
@@ -33,13 +34,20 @@ export async function loadCdaOrganisation(file: string | undefined): Promise<Cda
   return parsed.data;
 }
 
-/** `POST DiagnosticReport/<id>/$generate-cda`: the report's CR-BIO DocumentReference (201 made now, 200 existing). */
+/**
+ * `POST DiagnosticReport/<id>/$generate-cda` (the report's CR-BIO) and `POST DocumentReference/<id>/$generate-cda`
+ * (the level-1 CDA of a PDF document): the generated DocumentReference, 201 made now, 200 existing.
+ */
 export function documentOperations(
   deps: Omit<LabReportDeps, 'service'>,
 ): (service: FhirService) => Readonly<Record<string, OperationHandler>> {
   return (service) => ({
     'DiagnosticReport/$generate-cda': async ({ auth, id }) => {
       const r = await generateLabReport({ ...deps, service }, auth, id);
+      return { status: r.created ? 201 : 200, resource: r.documentReference };
+    },
+    'DocumentReference/$generate-cda': async ({ auth, id }) => {
+      const r = await generatePdfDocument({ ...deps, service }, auth, id);
       return { status: r.created ? 201 : 200, resource: r.documentReference };
     },
   });

@@ -56,6 +56,8 @@ export interface StoredCda {
   related: string[];
   authors?: string[];
   replaces?: string;
+  /** The DocumentReference this document was made from (a PDF wrapped in a level-1 CDA). */
+  transforms?: string;
   /** A document PFI generated: the fingerprint of its source content and its version in its set. */
   source?: { fingerprint: string; version: number };
 }
@@ -100,9 +102,11 @@ export function documentReferenceFor(header: CdaHeader, stored: StoredCda): Reso
   if (creation) resource['date'] = creation;
   if (stored.authors?.length) resource['author'] = stored.authors.map((reference) => ({ reference }));
   if (header.setId) resource['identifier'] = [cdaIdentifier(header.setId)];
-  if (stored.replaces) {
-    resource['relatesTo'] = [{ code: 'replaces', target: { reference: `DocumentReference/${stored.replaces}` } }];
-  }
+  const relatesTo: Record<string, unknown>[] = [];
+  if (stored.replaces)
+    relatesTo.push({ code: 'replaces', target: { reference: `DocumentReference/${stored.replaces}` } });
+  if (stored.transforms) relatesTo.push({ code: 'transforms', target: { reference: stored.transforms } });
+  if (relatesTo.length) resource['relatesTo'] = relatesTo;
   if (Object.keys(context).length) resource['context'] = context;
   if (stored.source) {
     resource['extension'] = [

@@ -10,6 +10,7 @@ import type { AuthContext } from '../auth/verify.js';
 import { CdaInputError } from '../cda/errors.js';
 import { FhirError } from '../fhir/errors.js';
 import { generateLabReport, type LabReportDeps, type LabReportResult } from './lab-report.js';
+import { generatePdfDocument } from './pdf-document.js';
 import { JobBodyError, parseJob } from './queues.js';
 import {
   type SendCommunicationDeps,
@@ -27,14 +28,22 @@ export const DOCUMENTS_AUTH: AuthContext = {
 
 export type CdaJobResult = LabReportResult | { skipped: string };
 
-/** Generates the CR-BIO document of the job's DiagnosticReport; a report gone or cancelled is skipped. */
+/**
+ * Generates the document of a CDA job: the CR-BIO of a DiagnosticReport, or the level-1 CDA of a PDF
+ * DocumentReference. A source gone, cancelled or no longer in need of a document is skipped.
+ */
 export async function runCdaJob(deps: LabReportDeps, body: string): Promise<CdaJobResult> {
-  const job = parseJob(body, 'diagnosticReport', 'DiagnosticReport');
+  const pdf = /"documentReference"/.test(body);
+  const job = pdf
+    ? parseJob(body, 'documentReference', 'DocumentReference')
+    : parseJob(body, 'diagnosticReport', 'DiagnosticReport');
   try {
-    return await generateLabReport(deps, DOCUMENTS_AUTH, job.id);
+    return pdf
+      ? await generatePdfDocument(deps, DOCUMENTS_AUTH, job.id)
+      : await generateLabReport(deps, DOCUMENTS_AUTH, job.id);
   } catch (err) {
-    if (err instanceof FhirError && (err.status === 404 || err.status === 410)) return { skipped: 'report gone' };
-    if (err instanceof FhirError && err.status === 422) return { skipped: 'report without a document to make' };
+    if (err instanceof FhirError && (err.status === 404 || err.status === 410)) return { skipped: 'source gone' };
+    if (err instanceof FhirError && err.status === 422) return { skipped: 'no document to make' };
     throw err;
   }
 }

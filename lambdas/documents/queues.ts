@@ -8,21 +8,22 @@ import type { OutboxRoute } from '../adapters/queue/outbox-relay.js';
 import type { OutboxMessage } from '../fhir/repository/repository.js';
 import type { Resource } from '../fhir/types.js';
 import { CDA_LAB_REPORT_TOPIC } from '../hl7/apply/results.js';
+import { needsLevel1 } from './pdf-document.js';
 
 export { CDA_LAB_REPORT_TOPIC };
 export const MSSANTE_SEND_TOPIC = 'mssante-send';
+/** A DocumentReference carrying a PDF and no CDA: wrap it in a level-1 CI-SIS document. */
+export const CDA_PDF_DOCUMENT_TOPIC = 'cda-pdf-document';
 export const CDA_QUEUE = 'cda';
 export const MSSANTE_QUEUE = 'mssante';
 
-export interface CdaJob {
-  diagnosticReport: string;
-}
+export type CdaJob = { diagnosticReport: string } | { documentReference: string };
 export interface MssanteJob {
   communication: string;
 }
 
 /** Reads a job body; throws on a body no producer writes (the worker dead-letters it). */
-export function parseJob<K extends 'diagnosticReport' | 'communication'>(
+export function parseJob<K extends 'diagnosticReport' | 'documentReference' | 'communication'>(
   body: string,
   key: K,
   type: string,
@@ -56,6 +57,7 @@ const groupOf = (key: string) => (payload: string) => {
 /** Outbox topic → queue routes of the document workers. */
 export const DOCUMENT_ROUTES: Readonly<Record<string, OutboxRoute>> = {
   [CDA_LAB_REPORT_TOPIC]: { queue: CDA_QUEUE, groupId: groupOf('diagnosticReport') },
+  [CDA_PDF_DOCUMENT_TOPIC]: { queue: CDA_QUEUE, groupId: groupOf('documentReference') },
   [MSSANTE_SEND_TOPIC]: { queue: MSSANTE_QUEUE, groupId: groupOf('communication') },
 };
 
@@ -80,3 +82,23 @@ export function mssanteTrigger(resource: Resource): OutboxMessage[] {
   if (!hasDocument) return [];
   return [{ topic: MSSANTE_SEND_TOPIC, payload: JSON.stringify({ communication: `Communication/${resource.id}` }) }];
 }
+
+/**
+ * The write trigger of level-1 documents: a current DocumentReference whose content is a PDF (a Binary) and no CDA —
+ * from an MDM or a FHIR client — queues its wrapping. PFI's own level-1 documents are XML, so they trigger nothing.
+ */
+export function pdfDocumentTrigger(resource: Resource): OutboxMessage[] {
+  if (resource.resourceType !== 'DocumentReference' || !needsLevel1(resource)) return [];
+  return [
+    {
+      topic: CDA_PDF_DOCUMENT_TOPIC,
+      payload: JSON.stringify({ documentReference: `DocumentReference/${resource.id}` }),
+    },
+  ];
+}
+
+/** Every document trigger: what the FHIR service of each composition root is given. */
+export const documentTriggers = (resource: Resource): OutboxMessage[] => [
+  ...mssanteTrigger(resource),
+  ...pdfDocumentTrigger(resource),
+];

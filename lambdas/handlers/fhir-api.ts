@@ -14,7 +14,7 @@ import { relayOutbox } from '../adapters/queue/outbox-relay.js';
 import { sqsSender } from '../adapters/queue/sqs-sender.js';
 import { ConfigError, loadConfig } from '../config.js';
 import { documentOperations, loadCdaOrganisation } from '../documents/compose.js';
-import { DOCUMENT_ROUTES, mssanteTrigger } from '../documents/queues.js';
+import { DOCUMENT_ROUTES, documentTriggers } from '../documents/queues.js';
 import {
   baseUrlFor,
   internalErrorResponse,
@@ -160,7 +160,7 @@ export async function createPlatformBackend(hooks: FhirApiHooks): Promise<FhirAp
     baseUrl: hooks.baseUrl,
     onError: hooks.onError,
     documents,
-    trigger: mssanteTrigger,
+    trigger: documentTriggers,
     operations: documentOperations({ documents, organisation, pdf: config.cda.pdf }),
   });
   const sender = config.queueUrls.mssante ? sqsSender(new SQSClient({}), config.queueUrls) : undefined;

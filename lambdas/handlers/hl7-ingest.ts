@@ -23,7 +23,7 @@ import { sqsSender } from '../adapters/queue/sqs-sender.js';
 import { executorFromConfig } from '../adapters/sql/from-config.js';
 import { migrate } from '../adapters/sql/migrate.js';
 import { loadConfig } from '../config.js';
-import { DOCUMENT_ROUTES } from '../documents/queues.js';
+import { DOCUMENT_ROUTES, documentTriggers } from '../documents/queues.js';
 import { FhirRepository } from '../fhir/repository/repository.js';
 import { FhirService } from '../fhir/service.js';
 import { resolveInboundBody } from '../hl7/inbound-body.js';
@@ -120,7 +120,7 @@ export async function createIngestBackend(): Promise<Hl7IngestBackend> {
     throw err;
   }
   const documents = await documentStoreFromConfig(config.documents);
-  const service = new FhirService(new FhirRepository(db, config.maxResourceBytes), documents);
+  const service = new FhirService(new FhirRepository(db, config.maxResourceBytes), documents, documentTriggers);
   const archive = config.hl7.rawArchive === 'database' ? databaseArchive(db) : documentArchive(documents);
   const sender = config.queueUrls.cda ? sqsSender(new SQSClient({}), config.queueUrls) : undefined;
   return {

@@ -111,8 +111,11 @@ describe('buildCrBio: header', () => {
     const d = await cda({ practitioners: [practitioner] }, oru);
     expect(attr(d, 'author/assignedAuthor/id', 'extension')).toBe('810001234567');
     expect(text(one(d, 'legalAuthenticator/assignedEntity/assignedPerson/name/family'))).toBe('Curie');
-    // Its specialty is unknown: nullFlavor, never guessed.
-    expect(attr(d, 'author/assignedAuthor/code', 'nullFlavor')).toBe('UNK');
+    // Its qualification is not in the data: the organisation's declared default for its feeds, else unknown.
+    expect(attr(d, 'author/assignedAuthor/code', 'code')).toBe('G15_10');
+    const { defaultAuthorSpecialty: _, ...withoutDefault } = EXAMPLE_CDA_ORGANISATION;
+    const unknown = await cda({ practitioners: [practitioner], organisation: withoutDefault }, oru);
+    expect(attr(unknown, 'author/assignedAuthor/code', 'nullFlavor')).toBe('UNK');
   });
 
   it('the encounter: visit number, type (JDV_J142), period', async () => {

@@ -135,7 +135,7 @@ describe('generateLabReport', () => {
     expect(err).toBeInstanceOf(FhirError);
     expect(err.status).toBe(403);
     expect(await runCdaJob(deps, JSON.stringify({ diagnosticReport: 'DiagnosticReport/nope' }))).toEqual({
-      skipped: 'report gone',
+      skipped: 'source gone',
     });
     await expect(runCdaJob(deps, '{"x":1}')).rejects.toThrow('no diagnosticReport reference');
   });

@@ -10,7 +10,7 @@ import { FileDocumentStore } from '../../lambdas/adapters/documents/file-store.j
 import type { SqlExecutor } from '../../lambdas/adapters/sql/executor.js';
 import { migrate } from '../../lambdas/adapters/sql/migrate.js';
 import { createPgliteExecutor } from '../../lambdas/adapters/sql/pglite.js';
-import { mssanteTrigger } from '../../lambdas/documents/queues.js';
+import { documentTriggers } from '../../lambdas/documents/queues.js';
 import { FhirRepository } from '../../lambdas/fhir/repository/repository.js';
 import { FhirService } from '../../lambdas/fhir/service.js';
 import { INGEST_AUTH } from '../../lambdas/hl7/apply/context.js';
@@ -29,7 +29,7 @@ export async function documentsTestBed(): Promise<DocumentsTestBed> {
   await migrate(db);
   const dir = await mkdtemp(join(tmpdir(), 'pfi-documents-'));
   const documents = new FileDocumentStore(dir);
-  const service = new FhirService(new FhirRepository(db), documents, mssanteTrigger);
+  const service = new FhirService(new FhirRepository(db), documents, documentTriggers);
   return {
     db,
     service,
@@ -43,27 +43,31 @@ export async function documentsTestBed(): Promise<DocumentsTestBed> {
 
 let n = 0;
 
+/** A PAM FR PID for a fictitious patient with a qualified INS (test OID, VALI, strict traits and birth place). */
+export function testPid(ipp: string): string {
+  return [
+    'PID',
+    '1',
+    '',
+    `${ipp}^^^${CHU}^PI~${nir('2900412345001')}^^^ASIP-SANTE-INS-NIR-TEST&1.2.250.1.213.1.4.10&ISO^INS`,
+    '',
+    'Roux^Inès^Inès Marie^^^^L',
+    '',
+    '19900412',
+    'F',
+    '',
+    '',
+    '12 rue des Lilas^^Orléans^^45000^FRA^H~^^^^^^BDL^^45234',
+    ...Array(20).fill(''),
+    'VALI',
+  ].join('|');
+}
+
 /** An ORU^R01 lab report for a fictitious patient with a qualified INS (test OID), three results. */
 export function labReportOru(o: { ipp: string; filler: string; cholesterol?: string; control?: string }): string {
-  const ins = nir('2900412345001');
   return [
     `MSH|^~\\&|SIL|LABO|PFI|PFI|20261202093000||ORU^R01^ORU_R01|${o.control ?? `ORU${++n}-${Date.now()}`}|P|2.5|||||FRA|UNICODE UTF-8`,
-    [
-      'PID',
-      '1',
-      '',
-      `${o.ipp}^^^${CHU}^PI~${ins}^^^ASIP-SANTE-INS-NIR-TEST&1.2.250.1.213.1.4.10&ISO^INS`,
-      '',
-      'Roux^Inès^Inès Marie^^^^L',
-      '',
-      '19900412',
-      'F',
-      '',
-      '',
-      '12 rue des Lilas^^Orléans^^45000^FRA^H~^^^^^^BDL^^45234',
-      ...Array(20).fill(''),
-      'VALI',
-    ].join('|'),
+    testPid(o.ipp),
     `OBR|1||${o.filler}^LABO|24331-1^Bilan lipidique^LN|||20261202080000|||||||||||||||20261202091500|||F`,
     `OBX|1|NM|2093-3^Cholestérol total^LN||${o.cholesterol ?? '6,2'}|mmol/L^mmol/L^UCUM|3.5-5.2|H|||F|||20261202080000`,
     'OBX|2|NM|2571-8^Triglycérides^LN||1,1|mmol/L^mmol/L^UCUM|0.5-1.7|N|||F|||20261202080000',

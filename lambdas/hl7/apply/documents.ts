@@ -11,6 +11,7 @@ import { hl7Instant } from '../datatypes.js';
 import type { DocumentFacts } from '../map/documents.js';
 import type { EmbeddedContent } from '../map/embedded-document.js';
 import type { ApplyContext, Json } from './context.js';
+import { practitionerRef } from './encounter.js';
 
 export const INSTRUCTION_EXTENSION = 'urn:pfi:fhir:StructureDefinition:dmp-mss-instruction';
 
@@ -108,6 +109,8 @@ export async function applyDocument(
   const date = doc.date ? hl7InstantFromFhir(doc.date) : undefined;
   if (date) reference['date'] = date;
   if (encounterRef) reference['context'] = { encounter: [{ reference: encounterRef }] };
+  const author = doc.author ? await practitionerRef(ctx, doc.author) : undefined;
+  if (author) reference['author'] = [author];
   if (relatesTo) reference['relatesTo'] = relatesTo;
   if (doc.instructions.length) {
     reference['extension'] = doc.instructions.map((i) => ({

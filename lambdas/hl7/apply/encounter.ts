@@ -89,7 +89,7 @@ export function movementsOf(encounter: Json | undefined): StoredMovement[] {
 }
 
 /** The Practitioner of an RPPS/ADELI number: found, or created from the message's name. */
-async function practitionerRef(ctx: ApplyContext, doctor: Xcn): Promise<Json | undefined> {
+export async function practitionerRef(ctx: ApplyContext, doctor: Xcn): Promise<Json | undefined> {
   if (!doctor.system || !doctor.id) return undefined;
   const identifier = { system: doctor.system, value: doctor.id };
   const key = `${identifier.system}|${identifier.value}`;

@@ -3,8 +3,8 @@
  * TXA-12 is the document's unique id; TXA-13 the document a T10 replaces.
  */
 
-import { codingSystem, hl7DateTime, namespaceSystem, OID_RE } from '../datatypes.js';
-import type { Hl7Message, Hl7Repetition } from '../parser.js';
+import { codingSystem, hl7DateTime, namespaceSystem, OID_RE, readXcn, type Xcn } from '../datatypes.js';
+import type { Hl7Message, Hl7Repetition, Hl7Segment } from '../parser.js';
 import { type EmbeddedContent, isInstruction, readEmbeddedContent, readInstructions } from './embedded-document.js';
 import type { BusinessIdentifier } from './patient.js';
 
@@ -22,6 +22,19 @@ export interface DocumentFacts {
   docStatus: 'preliminary' | 'final' | undefined;
   contents: EmbeddedContent[];
   instructions: { code: string; value: string }[];
+  /** Who wrote it: PRT `SB` (sender/author, CI-SIS volet), else TXA-9 (originator). */
+  author?: Xcn;
+}
+
+/** The author of an MDM document: the PRT with participation `SB` (PRT-5), else TXA-9. */
+function readAuthor(msg: Hl7Message, txa: Hl7Segment): Xcn | undefined {
+  for (const prt of msg.getAll('PRT')) {
+    if (prt.field(4).repetition(0).component(1).value.trim().toUpperCase() !== 'SB') continue;
+    const person = readXcn(prt.field(5).repetition(0));
+    if (person?.id && person.system) return person;
+  }
+  const originator = readXcn(txa.field(9).repetition(0));
+  return originator?.id && originator.system ? originator : undefined;
 }
 
 /**
@@ -109,5 +122,6 @@ export function readMdmDocument(msg: Hl7Message, event: string): DocumentFacts |
     docStatus: DOC_STATUS[txa.field(17).value.trim().toUpperCase()],
     contents,
     instructions: readInstructions(obxs),
+    author: readAuthor(msg, txa),
   };
 }
