@@ -12,8 +12,15 @@ export interface XmlElement {
 }
 export type XmlValue = XmlElement | XmlElement[] | string | string[] | undefined;
 
-// `jPath` is an option of the builder fast-xml-parser 5 ships (fast-xml-builder) that its typings do not list yet.
-const options: XmlBuilderOptions & { jPath: boolean } = {
+const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', "'": '&apos;', '"': '&quot;' };
+
+// `jPath` and `entities` are options of the builder fast-xml-parser 5 ships (fast-xml-builder) that its typings do not
+// list yet. One pass over each value for all five characters rather than the default five regex passes: escaping was
+// a fifth of the build time.
+const options: XmlBuilderOptions & {
+  jPath: boolean;
+  entities: { regex: RegExp; val: (c: string) => string }[];
+} = {
   ignoreAttributes: false,
   attributeNamePrefix: '@_',
   textNodeName: '#text',
@@ -23,6 +30,7 @@ const options: XmlBuilderOptions & { jPath: boolean } = {
   format: false,
   // No callback needs the element path: skip building its string for every node (measurably cheaper on the hot path).
   jPath: false,
+  entities: [{ regex: /[&<>'"]/g, val: (c) => ESCAPES[c]! }],
 };
 const builder = new XMLBuilder(options);
 
