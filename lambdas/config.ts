@@ -88,6 +88,11 @@ const schema = z
     /** PEM files of the BAL applicative's client certificate and key (mutual TLS). */
     PFI_SMTP_CLIENT_CERT_FILE: optionalString,
     PFI_SMTP_CLIENT_KEY_FILE: optionalString,
+    /**
+     * AWS: Secrets Manager secret of the MSSanté relay, JSON `{"cert": PEM, "key": PEM, "url"?: "smtp://user:pass@…"}`
+     * (the BAL applicative's certificate, and the relay URL when it holds credentials).
+     */
+    PFI_SMTP_SECRET_ARN: optionalString.pipe(arn.optional()),
     /** Port of the embedded SMTP sink (`0` = any free port). */
     PFI_SMTP_SINK_PORT: port.default(2526),
     /** The BAL applicative address the platform sends from. */
@@ -98,6 +103,8 @@ const schema = z
     PFI_MSSANTE_RECEIPTS_TO: optionalString.pipe(z.email().optional()),
     PFI_ANNUAIRE_URL: optionalString.pipe(z.url().optional()),
     PFI_ANNUAIRE_API_KEY: optionalString,
+    /** AWS: Secrets Manager secret holding the annuaire API key (instead of PFI_ANNUAIRE_API_KEY). */
+    PFI_ANNUAIRE_API_KEY_SECRET_ARN: optionalString.pipe(arn.optional()),
     PFI_ANNUAIRE_CACHE_TTL_SECONDS: intIn(60, 30 * 86_400, 86_400),
     /** SQS FIFO queue URLs of the document jobs (AWS: the outbox relay sends there). */
     PFI_CDA_QUEUE_URL: optionalString.pipe(z.url().optional()),
@@ -128,11 +135,19 @@ const schema = z
         message: 'PFI_SMTP_CLIENT_CERT_FILE and PFI_SMTP_CLIENT_KEY_FILE must be set together',
       });
     }
-    if ((c.PFI_ANNUAIRE_URL === undefined) !== (c.PFI_ANNUAIRE_API_KEY === undefined)) {
+    const annuaireKey = c.PFI_ANNUAIRE_API_KEY !== undefined || c.PFI_ANNUAIRE_API_KEY_SECRET_ARN !== undefined;
+    if ((c.PFI_ANNUAIRE_URL === undefined) === annuaireKey) {
       ctx.addIssue({
         code: 'custom',
         path: ['PFI_ANNUAIRE_API_KEY'],
-        message: 'PFI_ANNUAIRE_URL and PFI_ANNUAIRE_API_KEY must be set together',
+        message: 'PFI_ANNUAIRE_URL needs PFI_ANNUAIRE_API_KEY or PFI_ANNUAIRE_API_KEY_SECRET_ARN, and they need it',
+      });
+    }
+    if (c.PFI_SMTP_SECRET_ARN !== undefined && c.PFI_SMTP_CLIENT_CERT_FILE !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['PFI_SMTP_SECRET_ARN'],
+        message: 'PFI_SMTP_SECRET_ARN and PFI_SMTP_CLIENT_CERT_FILE are alternatives: set one',
       });
     }
     if (c.PFI_DOCUMENTS_KMS_KEY_ID !== undefined && c.PFI_DOCUMENTS_BUCKET === undefined) {
@@ -183,13 +198,15 @@ export interface Config {
     caFile: string | undefined;
     clientCertFile: string | undefined;
     clientKeyFile: string | undefined;
+    /** Secrets Manager secret with the client certificate, key and optionally the relay URL (AWS). */
+    secretArn: string | undefined;
     from: string;
     nil: string;
     receiptsTo: string | undefined;
     /** Deliveries before the dead-letter queue (also for CDA jobs). */
     maxReceives: number;
   };
-  annuaire: { url: string; apiKey: string; cacheTtlSeconds: number } | undefined;
+  annuaire: { url: string; apiKey: string | { secretArn: string }; cacheTtlSeconds: number } | undefined;
   /** SQS queue URLs by queue name (`cda`, `mssante`), in AWS. */
   queueUrls: Record<string, string | undefined>;
   logLevel: Env['PFI_LOG_LEVEL'];
@@ -245,15 +262,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       caFile: e.PFI_SMTP_CA_FILE,
       clientCertFile: e.PFI_SMTP_CLIENT_CERT_FILE,
       clientKeyFile: e.PFI_SMTP_CLIENT_KEY_FILE,
+      secretArn: e.PFI_SMTP_SECRET_ARN,
       from: e.PFI_MSSANTE_FROM,
       nil: e.PFI_MSSANTE_NIL,
       receiptsTo: e.PFI_MSSANTE_RECEIPTS_TO,
       maxReceives: e.PFI_DOCUMENTS_MAX_RECEIVES,
     },
-    annuaire:
-      e.PFI_ANNUAIRE_URL && e.PFI_ANNUAIRE_API_KEY
-        ? { url: e.PFI_ANNUAIRE_URL, apiKey: e.PFI_ANNUAIRE_API_KEY, cacheTtlSeconds: e.PFI_ANNUAIRE_CACHE_TTL_SECONDS }
-        : undefined,
+    annuaire: e.PFI_ANNUAIRE_URL
+      ? {
+          url: e.PFI_ANNUAIRE_URL,
+          apiKey: e.PFI_ANNUAIRE_API_KEY ?? { secretArn: e.PFI_ANNUAIRE_API_KEY_SECRET_ARN! },
+          cacheTtlSeconds: e.PFI_ANNUAIRE_CACHE_TTL_SECONDS,
+        }
+      : undefined,
     queueUrls: { cda: e.PFI_CDA_QUEUE_URL, mssante: e.PFI_MSSANTE_QUEUE_URL },
     logLevel: e.PFI_LOG_LEVEL,
   };

@@ -144,7 +144,7 @@ export async function startLocalPlatform(config: Config, opts: LocalPlatformOpti
     service: platform.service,
     journal: sqlSendJournal(platform.db),
     send: sender.send,
-    annuaire: annuaireFromConfig(config.annuaire, platform.db),
+    annuaire: await annuaireFromConfig(config.annuaire, platform.db),
     settings: {
       from: config.mssante.from,
       nil: config.mssante.nil,

@@ -3,11 +3,13 @@
  * environment, Aurora through the Data API, the S3 document store, SQS for the relayed outbox rows.
  */
 
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { DocumentStore } from '../adapters/documents/document-store.js';
 import { documentStoreFromConfig } from '../adapters/documents/from-config.js';
 import { relayOutbox } from '../adapters/queue/outbox-relay.js';
 import { sqsSender } from '../adapters/queue/sqs-sender.js';
+import { secretsManagerReader } from '../adapters/secrets/secrets.js';
 import type { SqlExecutor } from '../adapters/sql/executor.js';
 import { executorFromConfig } from '../adapters/sql/from-config.js';
 import { migrate } from '../adapters/sql/migrate.js';
@@ -57,12 +59,13 @@ export async function createDocumentsBackend(): Promise<DocumentsBackend> {
 
 /** The MSSanté worker's dependencies on the backend (SMTP relay from PFI_SMTP_URL, required in AWS). */
 export async function mssanteDepsOf(b: DocumentsBackend): Promise<SendCommunicationDeps & { close(): void }> {
-  const sender = await createMssanteSender(b.config.mssante);
+  const secrets = secretsManagerReader(new SecretsManagerClient({}));
+  const sender = await createMssanteSender(b.config.mssante, undefined, secrets);
   return {
     service: b.service,
     journal: sqlSendJournal(b.db),
     send: sender.send,
-    annuaire: annuaireFromConfig(b.config.annuaire, b.db),
+    annuaire: await annuaireFromConfig(b.config.annuaire, b.db, secrets),
     settings: {
       from: b.config.mssante.from,
       nil: b.config.mssante.nil,

@@ -5,6 +5,8 @@
 
 import { readFile } from 'node:fs/promises';
 import type { SendMailOptions } from 'nodemailer';
+import { z } from 'zod';
+import type { SecretReader } from '../adapters/secrets/secrets.js';
 import type { SqlExecutor } from '../adapters/sql/executor.js';
 import { type CdaOrganisation, cdaOrganisationSchema, EXAMPLE_CDA_ORGANISATION } from '../cda/organisation.js';
 import type { Config } from '../config.js';
@@ -58,15 +60,42 @@ export interface MssanteSender {
   close(): void;
 }
 
+const smtpSecretSchema = z.object({
+  cert: z.string().min(1),
+  key: z.string().min(1),
+  url: z
+    .string()
+    .regex(/^smtps?:\/\//)
+    .optional(),
+});
+
 /**
- * The SMTP sender of MSSanté messages: `smtpUrl` with the configured CA and client certificate, or the embedded
- * sink (`sink`: its address and the CA of its generated certificate).
+ * The SMTP sender of MSSanté messages: `smtpUrl` with the configured CA and client certificate (PEM files, or the
+ * Secrets Manager secret in AWS, which may also hold the relay URL with its credentials), or the embedded sink
+ * (`sink`: its address and the CA of its generated certificate).
  */
 export async function createMssanteSender(
   config: Config['mssante'],
   sink?: { url: string; ca: string },
+  secrets?: SecretReader,
 ): Promise<MssanteSender> {
-  const url = config.smtpUrl ?? sink?.url;
+  let secret: z.infer<typeof smtpSecretSchema> | undefined;
+  if (config.secretArn) {
+    if (!secrets) throw new ConfigError('Invalid configuration:\n  PFI_SMTP_SECRET_ARN: no secret store here');
+    let raw: unknown;
+    try {
+      raw = JSON.parse(await secrets(config.secretArn));
+    } catch (err) {
+      if (err instanceof SyntaxError) throw new ConfigError('Invalid configuration:\n  PFI_SMTP_SECRET_ARN: not JSON');
+      throw err;
+    }
+    const parsed = smtpSecretSchema.safeParse(raw);
+    if (!parsed.success) {
+      throw new ConfigError('Invalid configuration:\n  PFI_SMTP_SECRET_ARN: must hold {"cert", "key", "url"?} (PEM)');
+    }
+    secret = parsed.data;
+  }
+  const url = secret?.url ?? config.smtpUrl ?? sink?.url;
   if (!url) throw new ConfigError('Invalid configuration:\n  PFI_SMTP_URL: required (no embedded SMTP sink here)');
   const read = async (file: string | undefined, name: string) => {
     if (!file) return undefined;
@@ -76,22 +105,31 @@ export async function createMssanteSender(
       throw new ConfigError(`Invalid configuration:\n  ${name}: cannot be read`);
     }
   };
+  const external = Boolean(secret?.url ?? config.smtpUrl);
   const transport = createMssanteTransport({
     url,
-    ca: (await read(config.caFile, 'PFI_SMTP_CA_FILE')) ?? (config.smtpUrl ? undefined : sink?.ca),
-    cert: await read(config.clientCertFile, 'PFI_SMTP_CLIENT_CERT_FILE'),
-    key: await read(config.clientKeyFile, 'PFI_SMTP_CLIENT_KEY_FILE'),
+    ca: (await read(config.caFile, 'PFI_SMTP_CA_FILE')) ?? (external ? undefined : sink?.ca),
+    cert: secret?.cert ?? (await read(config.clientCertFile, 'PFI_SMTP_CLIENT_CERT_FILE')),
+    key: secret?.key ?? (await read(config.clientKeyFile, 'PFI_SMTP_CLIENT_KEY_FILE')),
     rejectUnauthorized: config.rejectUnauthorized,
   });
   return { send: (mail) => sendMail(transport, mail), close: () => transport.close() };
 }
 
-/** The Annuaire Santé client with its database cache, when configured. */
-export function annuaireFromConfig(config: Config['annuaire'], db: SqlExecutor): AnnuaireClient | undefined {
+/** The Annuaire Santé client with its database cache, when configured (its API key possibly in Secrets Manager). */
+export async function annuaireFromConfig(
+  config: Config['annuaire'],
+  db: SqlExecutor,
+  secrets?: SecretReader,
+): Promise<AnnuaireClient | undefined> {
   if (!config) return undefined;
+  let apiKey: string;
+  if (typeof config.apiKey === 'string') apiKey = config.apiKey;
+  else if (secrets) apiKey = (await secrets(config.apiKey.secretArn)).trim();
+  else throw new ConfigError('Invalid configuration:\n  PFI_ANNUAIRE_API_KEY_SECRET_ARN: no secret store here');
   return createAnnuaireClient({
     baseUrl: config.url,
-    apiKey: config.apiKey,
+    apiKey,
     cache: sqlAnnuaireCache(db),
     ttlSeconds: config.cacheTtlSeconds,
   });

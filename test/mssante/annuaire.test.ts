@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AnnuaireClientOptions, AnnuaireError, createAnnuaireClient } from '../../lambdas/mssante/annuaire.js';
 import { memoryAnnuaireCache } from '../../lambdas/mssante/annuaire-cache.js';
 import type { Clock } from '../../lambdas/mssante/rate-limiter.js';
-import { API_KEY, type FakeAnnuaire, IDS, MAILBOXES, startFakeAnnuaire } from './annuaire-server.js';
+import { API_KEY, type FakeAnnuaire, IDS, MAILBOXES, startFakeAnnuaire } from '../support/annuaire-server.js';
 
 const RPPS = 'https://rpps.esante.gouv.fr';
 

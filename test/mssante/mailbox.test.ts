@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Resource } from '../../lambdas/fhir/types.js';
 import { AnnuaireError, createAnnuaireClient } from '../../lambdas/mssante/annuaire.js';
 import { resolveMailboxes } from '../../lambdas/mssante/mailbox.js';
-import { API_KEY, type FakeAnnuaire, IDS, MAILBOXES, startFakeAnnuaire } from './annuaire-server.js';
+import { API_KEY, type FakeAnnuaire, IDS, MAILBOXES, startFakeAnnuaire } from '../support/annuaire-server.js';
 
 const EMAIL_TYPE = 'https://hl7.fr/ig/fhir/core/StructureDefinition/fr-core-contact-point-email-type';
 const mssanteTyped = (value: string) => ({
