@@ -4,10 +4,10 @@
  */
 
 import type { FailureDescription } from '../adapters/queue/queue-worker.js';
-import { SqlError } from '../adapters/sql/executor.js';
 import { parseScopes } from '../auth/scopes.js';
 import type { AuthContext } from '../auth/verify.js';
 import { CdaInputError } from '../cda/errors.js';
+import { describeCommonError } from '../fhir/describe-error.js';
 import { FhirError } from '../fhir/errors.js';
 import { generateLabReport, type LabReportDeps, type LabReportResult } from './lab-report.js';
 import { generatePdfDocument } from './pdf-document.js';
@@ -62,14 +62,7 @@ export function describeDocumentError(err: unknown): FailureDescription {
   if (err instanceof JobBodyError) return { name: err.name, code: 'bad-job-body', message: err.message };
   if (err instanceof CdaInputError) return { name: err.name, code: 'cda-input', message: err.message };
   if (err instanceof TemporarySendError) return { name: err.name, code: 'smtp-temporary', message: err.message };
-  if (err instanceof FhirError) {
-    const detail = err.issues.map((i) => i.diagnostics ?? i.code).join('; ');
-    return { name: err.name, code: `fhir-${err.status}`, message: detail.slice(0, 1000) };
-  }
-  if (err instanceof SqlError)
-    return { name: err.name, code: `sql-${err.code ?? 'error'}`, message: err.message.slice(0, 1000) };
-  if (err instanceof Error) return { name: err.name, code: 'error', message: err.name };
-  return { name: 'Error', code: 'error', message: 'unknown error' };
+  return describeCommonError(err);
 }
 
 /** MSSanté retries: 30 s, 1, 2, 4, 8 minutes…, at most 15 minutes (a relay outage often lasts minutes). */

@@ -24,7 +24,7 @@ const jobs = createSqsJobHandler({
   describeError: describeDocumentError,
   logger,
   metrics,
-  metricPrefix: 'Cda',
+  metricNames: { done: 'CdaDone', failed: 'CdaFailed' },
 });
 
 /** The Lambda handler (report batch item failures must be enabled on the event source mapping). */

@@ -8,17 +8,16 @@
  * redelivers the failed records; after the queue's maxReceiveCount they land in the dead-letter queue, and
  * `npm run hl7:redrive` (StartMessageMoveTask in AWS) puts them back after a fix.
  */
-import { processPartialResponse, SqsFifoPartialProcessorAsync } from '@aws-lambda-powertools/batch';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import middy from '@middy/core';
-import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { DocumentStore } from '../adapters/documents/document-store.js';
 import { documentStoreFromConfig } from '../adapters/documents/from-config.js';
 import { relayOutbox } from '../adapters/queue/outbox-relay.js';
+import { createSqsJobHandler } from '../adapters/queue/sqs-job-handler.js';
 import { sqsSender } from '../adapters/queue/sqs-sender.js';
 import { executorFromConfig } from '../adapters/sql/from-config.js';
 import { migrate } from '../adapters/sql/migrate.js';
@@ -56,57 +55,26 @@ export interface Hl7IngestDeps {
  */
 export function createHl7IngestHandler(deps: Hl7IngestDeps) {
   const { logger, metrics } = deps;
-  let backend: Promise<Hl7IngestBackend> | undefined;
-  const getBackend = () => {
-    if (!backend) {
-      const attempt = deps.createBackend();
-      backend = attempt;
-      attempt.catch(() => {
-        if (backend === attempt) backend = undefined;
-      });
-    }
-    return backend;
-  };
-
-  const record = async (r: SQSRecord): Promise<void> => {
-    const attempt = Number(r.attributes.ApproximateReceiveCount || '1');
-    try {
-      const ready = await getBackend();
-      const inbound = await resolveInboundBody(r.body, async (p) => (await ready.documents.get(p.key)).body);
-      const result = await ingestHl7(ready, inbound);
-      metrics.addMetric('Hl7Applied', MetricUnit.Count, 1);
+  return createSqsJobHandler({
+    createBackend: deps.createBackend,
+    run: async (ready: Hl7IngestBackend, body: string) =>
+      ingestHl7(ready, await resolveInboundBody(body, async (p) => (await ready.documents.get(p.key)).body)),
+    describeError,
+    logger,
+    metrics,
+    metricNames: { done: 'Hl7Applied', failed: 'Hl7Failed' },
+    failureMessage: 'hl7 attempt failed',
+    onDone: (result) => {
       for (const w of result.warnings) {
         logger.info('hl7 warning', { controlId: result.controlId, warning: w.code });
         metrics.addMetric('Hl7Warning', MetricUnit.Count, 1);
       }
-    } catch (err) {
-      const error = describeError(err);
-      metrics.addMetric('Hl7Failed', MetricUnit.Count, 1);
-      // The reason is content-free (codes, element paths); the message itself stays in the queue/DLQ.
-      logger.warn('hl7 attempt failed', { messageId: r.messageId, attempt, error: error.code, reason: error.message });
-      throw err;
-    }
-  };
-
-  return {
-    async base(event: SQSEvent, context: Context): Promise<SQSBatchResponse> {
-      const processor = new SqsFifoPartialProcessorAsync();
-      const response = await processPartialResponse(event, record, processor, { context, skipGroupOnError: true });
-      // Lab reports committed CDA jobs in the outbox: relay them now (the scheduled relay catches any miss).
-      const ready = await getBackend().catch(() => undefined);
-      await ready
-        ?.relay?.()
-        .catch((err: unknown) =>
-          logger.warn('outbox relay failed', { error: err instanceof Error ? err.name : 'unknown' }),
-        );
-      return response;
     },
-    async close() {
-      const current = backend;
-      backend = undefined;
-      if (current) await (await current.catch(() => undefined))?.close();
+    // Lab reports committed CDA jobs in the outbox: relay them now (the scheduled relay catches any miss).
+    afterBatch: async (ready) => {
+      await ready.relay?.();
     },
-  };
+  });
 }
 
 /** The production backend: configuration from the environment, database (Data API), document store (S3). */

@@ -39,7 +39,7 @@ const jobs = createSqsJobHandler({
   describeError: describeDocumentError,
   logger,
   metrics,
-  metricPrefix: 'Mssante',
+  metricNames: { done: 'MssanteDone', failed: 'MssanteFailed' },
 });
 
 /** The Lambda handler (report batch item failures must be enabled on the event source mapping). */

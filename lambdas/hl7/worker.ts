@@ -7,8 +7,7 @@
 
 import type { QueuePort, ReceivedMessage } from '../adapters/queue/queue.js';
 import { type QueueWorker, retryDelaySeconds, startQueueWorker } from '../adapters/queue/queue-worker.js';
-import { SqlError } from '../adapters/sql/executor.js';
-import { FhirError } from '../fhir/errors.js';
+import { describeCommonError } from '../fhir/describe-error.js';
 import { InboundBodyError } from './inbound-body.js';
 import type { InboundHl7, IngestResult } from './ingest.js';
 import { PoisonMessageError } from './ingest.js';
@@ -51,14 +50,7 @@ export const isPoison = (err: unknown): boolean => err instanceof PoisonMessageE
 export function describeError(err: unknown): { name: string; code: string; message: string } {
   if (err instanceof PoisonMessageError) return { name: err.name, code: err.code, message: err.message };
   if (err instanceof InboundBodyError) return { name: err.name, code: 'bad-queue-body', message: err.message };
-  if (err instanceof FhirError) {
-    const detail = err.issues.map((i) => i.diagnostics ?? i.code).join('; ');
-    return { name: err.name, code: `fhir-${err.status}`, message: detail.slice(0, 1000) };
-  }
-  if (err instanceof SqlError)
-    return { name: err.name, code: `sql-${err.code ?? 'error'}`, message: err.message.slice(0, 1000) };
-  if (err instanceof Error) return { name: err.name, code: 'error', message: err.name };
-  return { name: 'Error', code: 'error', message: 'unknown error' };
+  return describeCommonError(err);
 }
 
 export function startHl7Worker(opts: Hl7WorkerOptions): Hl7Worker {

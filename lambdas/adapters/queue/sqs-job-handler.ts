@@ -17,8 +17,12 @@ export interface SqsJobHandlerOptions<B, R> {
   describeError(err: unknown): FailureDescription;
   logger: Logger;
   metrics: Metrics;
-  /** Metric name prefix, e.g. `Cda`. */
-  metricPrefix: string;
+  /** Metric names of a processed and of a failed record, e.g. `CdaDone` / `CdaFailed`. */
+  metricNames: { done: string; failed: string };
+  /** Log message of a failed attempt. Default `job attempt failed`. */
+  failureMessage?: string;
+  /** After a record succeeded (warnings to log, more metrics). */
+  onDone?(result: R, record: SQSRecord): void;
   /** After each invocation (e.g. relay the outbox rows the jobs committed). */
   afterBatch?(backend: B): Promise<void>;
 }
@@ -39,25 +43,33 @@ export function createSqsJobHandler<B, R>(opts: SqsJobHandlerOptions<B, R>) {
 
   const record = async (r: SQSRecord): Promise<void> => {
     const attempt = Number(r.attributes.ApproximateReceiveCount || '1');
+    let result: R;
     try {
-      await opts.run(await getBackend(), r.body);
-      metrics.addMetric(`${opts.metricPrefix}Done`, MetricUnit.Count, 1);
+      result = await opts.run(await getBackend(), r.body);
     } catch (err) {
       const error = opts.describeError(err);
-      metrics.addMetric(`${opts.metricPrefix}Failed`, MetricUnit.Count, 1);
+      metrics.addMetric(opts.metricNames.failed, MetricUnit.Count, 1);
       // The reason is content-free (codes, element paths); the job itself stays in the queue/DLQ.
-      logger.warn('job attempt failed', { messageId: r.messageId, attempt, error: error.code, reason: error.message });
+      logger.warn(opts.failureMessage ?? 'job attempt failed', {
+        messageId: r.messageId,
+        attempt,
+        error: error.code,
+        reason: error.message,
+      });
       throw err;
     }
+    metrics.addMetric(opts.metricNames.done, MetricUnit.Count, 1);
+    opts.onDone?.(result, r);
   };
 
   return {
     async base(event: SQSEvent, context: Context): Promise<SQSBatchResponse> {
       const processor = new SqsFifoPartialProcessorAsync();
       const response = await processPartialResponse(event, record, processor, { context, skipGroupOnError: true });
-      if (opts.afterBatch) {
+      const ready = opts.afterBatch ? await getBackend().catch(() => undefined) : undefined;
+      if (ready && opts.afterBatch) {
         await opts
-          .afterBatch(await getBackend())
+          .afterBatch(ready)
           .catch((err: unknown) =>
             logger.warn('after-batch step failed', { error: err instanceof Error ? err.name : 'unknown' }),
           );
