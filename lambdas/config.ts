@@ -111,6 +111,8 @@ const schema = z
     PFI_MSSANTE_QUEUE_URL: optionalString.pipe(z.url().optional()),
     /** Deliveries of a document job (CDA, MSSanté) before the dead-letter queue. */
     PFI_DOCUMENTS_MAX_RECEIVES: intIn(1, 100, 8),
+    /** AWS: the KMS HMAC_SHA_256 key (ARN) sealing the audit chain; unset = the local key in $PFI_DATA_DIR/keys. */
+    PFI_AUDIT_SEAL_KMS_KEY_ID: optionalString,
     PFI_LOG_LEVEL: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT']).default('INFO'),
   })
   .superRefine((c, ctx) => {
@@ -209,6 +211,8 @@ export interface Config {
   annuaire: { url: string; apiKey: string | { secretArn: string }; cacheTtlSeconds: number } | undefined;
   /** SQS queue URLs by queue name (`cda`, `mssante`), in AWS. */
   queueUrls: Record<string, string | undefined>;
+  /** The KMS key of audit seals (AWS); undefined = the local key file. */
+  auditSealKmsKeyId: string | undefined;
   logLevel: Env['PFI_LOG_LEVEL'];
 }
 
@@ -276,6 +280,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         }
       : undefined,
     queueUrls: { cda: e.PFI_CDA_QUEUE_URL, mssante: e.PFI_MSSANTE_QUEUE_URL },
+    auditSealKmsKeyId: e.PFI_AUDIT_SEAL_KMS_KEY_ID,
     logLevel: e.PFI_LOG_LEVEL,
   };
 }

@@ -15,6 +15,11 @@ import { outboxBacklog, startOutboxRelay } from '../lambdas/adapters/queue/outbo
 import { type QueueWorker, startQueueWorker } from '../lambdas/adapters/queue/queue-worker.js';
 import { SqlQueue } from '../lambdas/adapters/queue/sql-queue.js';
 import { refreshGrownTableStats } from '../lambdas/adapters/sql/table-stats.js';
+import { verifyAuditChain } from '../lambdas/audit/chain.js';
+import { outboxAuditRecorder } from '../lambdas/audit/recorder.js';
+import { sealKeyFromConfig } from '../lambdas/audit/seal-key.js';
+import { startAuditTrail } from '../lambdas/audit/trail.js';
+import { allows } from '../lambdas/auth/scopes.js';
 import type { Config } from '../lambdas/config.js';
 import {
   annuaireFromConfig,
@@ -47,6 +52,12 @@ export { HL7_INBOUND_QUEUE };
 const HOUR_MS = 3_600_000;
 const STATS_CHECK_MS = 2_000;
 
+const jsonResponse = (status: number, body: unknown) => ({
+  status,
+  headers: { 'content-type': 'application/json', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' },
+  body: JSON.stringify(body),
+});
+
 export interface LocalPlatform {
   platform: FhirPlatform;
   queue: SqlQueue;
@@ -57,6 +68,8 @@ export interface LocalPlatform {
   cdaWorker: QueueWorker;
   /** MSSanté sending of Communications (queue `mssante`). */
   mssanteWorker: QueueWorker;
+  /** Writes, chains and seals AuditEvents in the background (`runNow` for tests). */
+  auditTrail: { runNow(): Promise<void> };
   /** The embedded SMTP sink (when PFI_SMTP_URL is unset): its port and where it writes `.eml` files. */
   smtpSink: { port: number; dir: string } | undefined;
   bridge: MllpServer;
@@ -95,9 +108,26 @@ export async function startLocalPlatform(config: Config, opts: LocalPlatformOpti
       }),
   });
   const queue = new SqlQueue(platform.db);
+  const sealKey = sealKeyFromConfig(config);
+  let auditTrail: ReturnType<typeof startAuditTrail> | undefined;
   const http = createLocalServer({
     handle: platform.handle,
     maxBodyBytes: config.maxBodyBytes,
+    routes: {
+      // `npm run audit:verify` asks the running platform (a PGlite directory is opened by one process only).
+      '/audit/verify': async (headers) => {
+        try {
+          const auth = await platform.verifier.verify(headers.authorization);
+          if (!allows(auth.scopes, 'AuditEvent', 'r')) {
+            return jsonResponse(403, { error: 'the token needs read access to AuditEvent' });
+          }
+        } catch {
+          return jsonResponse(401, { error: 'a valid bearer token is required' });
+        }
+        await auditTrail?.runNow();
+        return jsonResponse(200, await verifyAuditChain(platform.db, sealKey));
+      },
+    },
     health: async () => {
       try {
         const queues: Record<string, unknown> = {};
@@ -178,6 +208,8 @@ export async function startLocalPlatform(config: Config, opts: LocalPlatformOpti
     onError: (err) => logger.warn('outbox relay failed', { error: err instanceof Error ? err.name : 'unknown' }),
   });
 
+  const rejectedAudit = outboxAuditRecorder(platform.db);
+
   const practitioners = new Map<string, string>();
   const archive = config.hl7.rawArchive === 'database' ? databaseArchive(platform.db) : documentArchive(documents);
   const ingestDeps = { service: platform.service, documents, archive, practitioners };
@@ -200,14 +232,37 @@ export async function startLocalPlatform(config: Config, opts: LocalPlatformOpti
         relay.notify();
         for (const w of result.warnings) logger.info('hl7 warning', { controlId: result.controlId, warning: w.code });
       },
-      failed: (error, message, final) =>
+      failed: (error, message, final) => {
+        // A message given up on is an access event too (rejected): its AuditEvent names the queue message only.
+        if (final) {
+          void rejectedAudit
+            .record({
+              what: { kind: 'pfi', event: 'hl7-message' },
+              action: 'C',
+              outcome: '4',
+              outcomeDesc: `${error.code}: ${error.message}`.slice(0, 500),
+              agent: { subject: 'hl7:unknown-sender', requestor: true },
+              source: 'pfi-hl7-ingest',
+              detail: `queue message ${message.id} dead-lettered`,
+            })
+            .catch(() => undefined);
+        }
         (final ? logger.error : logger.warn).call(logger, final ? 'hl7 message dead-lettered' : 'hl7 attempt failed', {
           queueMessageId: message.id,
           attempt: message.receiveCount,
           error: error.code,
           reason: error.message,
-        }),
+        });
+      },
     },
+  });
+
+  // Audit trail: AuditEvents recorded in the outbox become resources, chained and sealed with the local key.
+  auditTrail = startAuditTrail({
+    db: platform.db,
+    repo: platform.service.repo,
+    key: sealKey,
+    onError: (err) => logger.warn('audit trail run failed', { error: err instanceof Error ? err.name : 'unknown' }),
   });
 
   // MLLP: AA once the message is committed in the local queue (PGlite does not fsync: a process crash keeps it, a
@@ -258,6 +313,7 @@ export async function startLocalPlatform(config: Config, opts: LocalPlatformOpti
     worker,
     cdaWorker,
     mssanteWorker,
+    auditTrail: { runNow: () => auditTrail?.runNow() ?? Promise.resolve() },
     smtpSink: smtpSink && { port: smtpSink.port, dir: config.mssante.outboxDir },
     bridge,
     http,
@@ -270,6 +326,7 @@ export async function startLocalPlatform(config: Config, opts: LocalPlatformOpti
       await bridge.close(10_000);
       await worker.stop();
       await relay.stop();
+      await auditTrail?.stop();
       await Promise.all([cdaWorker.stop(), mssanteWorker.stop()]);
       sender.close();
       await smtpSink?.close();

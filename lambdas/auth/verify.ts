@@ -27,6 +27,13 @@ export interface AuthContext {
   tokenId?: string;
   /** When the verified token stops being accepted (epoch ms); undefined for claims verified upstream. */
   expiresAtMs?: number;
+  /** The client's network address (AuditEvent agent). */
+  address?: string;
+  /**
+   * A PFI component acting on its own (HL7 ingest, document workers): its FHIR calls are not audited one by one, its
+   * own events are (an HL7 message processed, a document generated, a send).
+   */
+  internal?: boolean;
 }
 
 export interface TokenVerifier {

@@ -7,6 +7,8 @@
 
 import { createHash } from 'node:crypto';
 import type { DocumentStore } from '../adapters/documents/document-store.js';
+import { agentOf } from '../audit/audit-event.js';
+import { auditOutboxMessage } from '../audit/recorder.js';
 import type { AuthContext } from '../auth/verify.js';
 import { BINARY_CONTENT_KEY_EXTENSION, binaryContentKey } from '../fhir/binary-content.js';
 import { FhirError } from '../fhir/errors.js';
@@ -122,9 +124,24 @@ export async function writeGeneratedDocument(
     replaces: plan.previous ? String(plan.previous['id']) : undefined,
     source: { fingerprint: plan.fingerprint, version: plan.version },
   });
+  const audit = auditOutboxMessage({
+    what: { kind: 'pfi', event: 'cda-document' },
+    action: 'C',
+    outcome: '0',
+    agent: agentOf(auth, auth.address),
+    source: 'pfi-cda-worker',
+    entities: [
+      `DocumentReference/${plan.id}`,
+      `Binary/${plan.id}`,
+      ...links.related,
+      ...(links.transforms ? [links.transforms] : []),
+    ],
+    patients: [`Patient/${links.patientId}`],
+    detail: header.code.code,
+  });
   const items: Parameters<FhirService['updateMany']>[1] = [
     { resource: binary, expectedVersion: 0 },
-    { resource: documentReference, expectedVersion: 0 },
+    { resource: documentReference, expectedVersion: 0, outbox: [audit] },
   ];
   if (plan.previous) {
     const meta = plan.previous['meta'] as { versionId?: string } | undefined;

@@ -24,6 +24,7 @@ export const DOCUMENTS_AUTH: AuthContext = {
   subject: 'pfi-documents',
   clientId: 'pfi-documents',
   scopes: parseScopes('system/*.cruds'),
+  internal: true,
 };
 
 export type CdaJobResult = LabReportResult | { skipped: string };

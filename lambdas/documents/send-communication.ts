@@ -16,6 +16,8 @@
 
 import { createHash, randomBytes } from 'node:crypto';
 import type { SendMailOptions } from 'nodemailer';
+import { agentOf } from '../audit/audit-event.js';
+import { auditOutboxMessage } from '../audit/recorder.js';
 import type { AuthContext } from '../auth/verify.js';
 import { binaryBytes } from '../fhir/binary-content.js';
 import { FhirError } from '../fhir/errors.js';
@@ -177,8 +179,23 @@ async function finalize(
       updated['identifier'] = [...others, { system: MESSAGE_ID_SYSTEM, value: detail.messageId }];
     }
     const version = Number((comm['meta'] as { versionId?: string } | undefined)?.versionId);
+    const subject = (comm['subject'] as { reference?: string } | undefined)?.reference;
+    const documents = ((comm['payload'] as { contentReference?: { reference?: string } }[] | undefined) ?? [])
+      .map((p) => p.contentReference?.reference)
+      .filter((r): r is string => typeof r === 'string');
+    const audit = auditOutboxMessage({
+      what: { kind: 'pfi', event: 'mssante-send' },
+      action: 'E',
+      outcome: status === 'completed' ? '0' : status === 'unknown' ? '8' : '4',
+      ...(detail.reason ? { outcomeDesc: detail.reason } : {}),
+      agent: agentOf(auth, auth.address),
+      source: 'pfi-mssante-worker',
+      entities: [`Communication/${id}`, ...documents],
+      patients: subject?.startsWith('Patient/') ? [subject] : [],
+      detail: status,
+    });
     try {
-      await deps.service.update(auth, 'Communication', id, updated as Resource, { ifMatch: version });
+      await deps.service.update(auth, 'Communication', id, updated as Resource, { ifMatch: version, outbox: [audit] });
       return;
     } catch (err) {
       // A client changed the Communication meanwhile: apply the outcome to its current version.

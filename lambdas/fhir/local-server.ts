@@ -8,6 +8,8 @@ export interface LocalServerOptions {
   handle: (req: HttpRequest) => Promise<HttpResponse>;
   health: () => Promise<{ ok: boolean; details?: Record<string, unknown> }>;
   maxBodyBytes: number;
+  /** Other GET routes outside `/fhir` (local operations such as `/audit/verify`), given the request headers. */
+  routes?: Readonly<Record<string, (headers: Record<string, string | undefined>) => Promise<HttpResponse>>>;
 }
 
 const SECURITY = { 'x-content-type-options': 'nosniff' };
@@ -65,6 +67,13 @@ export function createLocalServer(opts: LocalServerOptions): Server {
           headers: { 'content-type': 'application/json', 'cache-control': 'no-store', ...SECURITY },
           body: JSON.stringify({ status: h.ok ? 'ok' : 'unavailable', ...h.details }),
         });
+        return;
+      }
+      const extra = opts.routes?.[pathname];
+      if (extra && req.method === 'GET') {
+        const headers: Record<string, string | undefined> = {};
+        for (const [k, v] of Object.entries(req.headers)) headers[k] = Array.isArray(v) ? v.join(', ') : v;
+        send(res, await extra(headers));
         return;
       }
       if (pathname !== '/fhir' && !pathname.startsWith('/fhir/')) {

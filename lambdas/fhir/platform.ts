@@ -2,6 +2,7 @@ import type { DocumentStore } from '../adapters/documents/document-store.js';
 import type { SqlExecutor } from '../adapters/sql/executor.js';
 import { executorFromConfig } from '../adapters/sql/from-config.js';
 import { migrate } from '../adapters/sql/migrate.js';
+import { outboxAuditRecorder } from '../audit/recorder.js';
 import { createTokenVerifier, type TokenVerifier } from '../auth/verify.js';
 import type { Config } from '../config.js';
 import type { HttpRequest, HttpResponse } from './http.js';
@@ -32,6 +33,8 @@ export async function createFhirPlatform(
     trigger?: WriteTrigger;
     /** Instance operations (`$generate-cda`…), given the service they run on. */
     operations?: (service: FhirService) => Readonly<Record<string, OperationHandler>>;
+    /** Record an AuditEvent for every interaction (default true). */
+    audit?: boolean;
   },
 ): Promise<FhirPlatform> {
   const db = opts.db ?? (await executorFromConfig(config.database));
@@ -44,7 +47,9 @@ export async function createFhirPlatform(
     if (!opts.db) await db.close().catch(() => undefined);
     throw err;
   }
-  const service = new FhirService(new FhirRepository(db, config.maxResourceBytes), opts.documents, opts.trigger);
+  const audit =
+    opts.audit === false ? undefined : { recorder: outboxAuditRecorder(db), source: 'pfi-fhir-api' as const };
+  const service = new FhirService(new FhirRepository(db, config.maxResourceBytes), opts.documents, opts.trigger, audit);
   const handle = createRouter({
     service,
     operations: opts.operations?.(service),

@@ -1,4 +1,5 @@
 import { SqlLimitError, SqlUnavailableError } from '../adapters/sql/executor.js';
+import { type AuditAction, agentOf, outcomeOfStatus, type RestInteraction } from '../audit/audit-event.js';
 import {
   type AuthContext,
   AuthError,
@@ -154,11 +155,64 @@ export function createRouter(opts: RouterOptions): (req: HttpRequest) => Promise
   }
 
   async function authenticate(req: HttpRequest): Promise<AuthContext> {
-    if (req.authorizerClaims) return authContextFromClaims(req.authorizerClaims);
-    return opts.verifier.verify(req.headers.authorization);
+    const auth = req.authorizerClaims
+      ? authContextFromClaims(req.authorizerClaims)
+      : await opts.verifier.verify(req.headers.authorization);
+    return req.sourceIp ? { ...auth, address: req.sourceIp } : auth;
   }
 
-  async function route(req: HttpRequest): Promise<HttpResponse> {
+  /** What the request was, for its AuditEvent (the service audits the interactions it carries out). */
+  function interactionOf(req: HttpRequest): { interaction: RestInteraction; action: AuditAction } {
+    const segments = req.path.split('/').filter(Boolean);
+    const method = req.method.toUpperCase();
+    const [type, id, third] = segments;
+    if (!type) return { interaction: 'transaction', action: 'E' };
+    if (third?.startsWith('$')) return { interaction: 'operation', action: 'E' };
+    if (third === '_history' || id === '_history') {
+      return {
+        interaction: segments.length === 4 ? 'vread' : id === '_history' ? 'history-type' : 'history-instance',
+        action: 'R',
+      };
+    }
+    if (method === 'POST')
+      return id === '_search' ? { interaction: 'search-type', action: 'E' } : { interaction: 'create', action: 'C' };
+    if (method === 'PUT') return { interaction: 'update', action: 'U' };
+    if (method === 'DELETE') return { interaction: 'delete', action: 'D' };
+    return id ? { interaction: 'read', action: 'R' } : { interaction: 'search-type', action: 'E' };
+  }
+
+  /**
+   * The AuditEvent of a refused or failed request (a success is audited by the service, in the write's statement
+   * or before the answer), and of a whole Bundle or operation. Content-free: status and the error's code.
+   */
+  async function recordRequest(
+    req: HttpRequest,
+    auth: AuthContext | undefined,
+    status: number,
+    outcomeDesc?: string,
+    detail?: string,
+  ): Promise<void> {
+    const audit = opts.service.audit;
+    if (!audit || auth?.internal) return;
+    const { interaction, action } = interactionOf(req);
+    const [type, id] = req.path.split('/').filter(Boolean);
+    await audit.recorder
+      .record({
+        what: { kind: 'rest', interaction },
+        action,
+        outcome: outcomeOfStatus(status),
+        ...(outcomeDesc ? { outcomeDesc } : {}),
+        agent: auth
+          ? agentOf(auth, auth.address)
+          : { subject: 'unauthenticated', address: req.sourceIp, requestor: true },
+        source: audit.source,
+        entities: type && id && !id.startsWith('_') && /^[A-Za-z0-9.-]{1,64}$/.test(id) ? [`${type}/${id}`] : [],
+        ...(detail ? { detail } : {}),
+      })
+      .catch((err: unknown) => opts.onError?.(err, req));
+  }
+
+  async function route(req: HttpRequest, state: { auth?: AuthContext }): Promise<HttpResponse> {
     const segments = req.path.split('/').filter(Boolean);
     const method = req.method.toUpperCase();
     // A Binary read negotiates its own representation (the raw content or the FHIR resource).
@@ -172,6 +226,7 @@ export function createRouter(opts: RouterOptions): (req: HttpRequest) => Promise
       return json(200, capabilityStatement(base(req)), false);
     }
     const auth = await authenticate(req);
+    state.auth = auth;
     const svc = opts.service;
     const prefer = preferReturn(req);
     const [type, id, third, vid] = segments;
@@ -180,7 +235,9 @@ export function createRouter(opts: RouterOptions): (req: HttpRequest) => Promise
       if (method !== 'POST') throw notAllowed('Only batch/transaction Bundles are accepted at the base');
       requireJsonBody(req, opts.maxBodyBytes);
       const bundle = parseResourceBody(req.body, 'Bundle');
-      return json(200, await processBundle(svc, auth, bundle, base(req)));
+      const result = await processBundle(svc, auth, bundle, base(req));
+      await recordRequest(req, auth, 200, undefined, `Bundle ${String(bundle['type'])}`);
+      return json(200, result);
     }
     if (id === '_search' && segments.length === 2 && method === 'POST') {
       const ct = req.headers['content-type']?.split(';')[0]?.trim().toLowerCase();
@@ -265,6 +322,7 @@ export function createRouter(opts: RouterOptions): (req: HttpRequest) => Promise
         parseResourceBody(req.body, 'Parameters');
       }
       const r = await operation({ auth, type, id, req });
+      await recordRequest(req, auth, r.status, undefined, third);
       if (r.resource) return resourceResponse(req, r.status, r.resource, prefer);
       return json(r.status, r.body);
     }
@@ -285,8 +343,18 @@ export function createRouter(opts: RouterOptions): (req: HttpRequest) => Promise
   }
 
   return async (req) => {
+    const state: { auth?: AuthContext } = {};
+    const res = await respond(req, state);
+    if (res.status >= 400 && req.path.split('/').filter(Boolean)[0] !== 'metadata') {
+      const issue = /"code":"([a-z-]+)"/.exec(res.body ?? '')?.[1];
+      await recordRequest(req, state.auth, res.status, `HTTP ${res.status}${issue ? ` ${issue}` : ''}`);
+    }
+    return res;
+  };
+
+  async function respond(req: HttpRequest, state: { auth?: AuthContext }): Promise<HttpResponse> {
     try {
-      const res = await route(req);
+      const res = await route(req, state);
       if (req.method.toUpperCase() === 'HEAD') {
         res.body = undefined;
         res.rawBody = undefined;
@@ -313,5 +381,5 @@ export function createRouter(opts: RouterOptions): (req: HttpRequest) => Promise
       }
       return json(500, outcome('error', 'exception', `Internal error (request ${req.requestId})`));
     }
-  };
+  }
 }

@@ -1,5 +1,7 @@
 import type { DocumentStore } from '../adapters/documents/document-store.js';
 import type { SqlExecutor } from '../adapters/sql/executor.js';
+import { type AuditAction, type AuditFacts, agentOf, patientsOf, type RestInteraction } from '../audit/audit-event.js';
+import { type AuditRecorder, auditOutboxMessage, directAuditRecorder } from '../audit/recorder.js';
 import { allows, type Interaction } from '../auth/scopes.js';
 import type { AuthContext } from '../auth/verify.js';
 import { withBinaryContent } from './binary-content.js';
@@ -98,6 +100,16 @@ function validate(resource: Resource, type: string): { expression: string; id: s
  * FHIR interactions on a repository, with validation and scope checks: what the HTTP router and
  * Bundle processing both call.
  */
+/** Auditing of the interactions of a service (absent: nothing is audited, e.g. in unit tests of the store). */
+export interface FhirAudit {
+  recorder: AuditRecorder;
+  source: AuditFacts['source'];
+}
+
+const referenceOf = (r: { resourceType: string; id: string }) => `${r.resourceType}/${r.id}`;
+/** Entities named in one AuditEvent at most (a search page of 1,000 resources names the first ones). */
+const MAX_AUDIT_ENTITIES = 200;
+
 export class FhirService {
   /**
    * @param documents where Binary contents too large for a row live (./binary-content.ts); reads of such a
@@ -107,10 +119,63 @@ export class FhirService {
     readonly repo: FhirRepository,
     readonly documents?: DocumentStore,
     readonly trigger?: WriteTrigger,
+    readonly audit?: FhirAudit,
   ) {}
 
+  /** The same service on another repository (a transaction's): its AuditEvents are recorded in that transaction. */
   withRepository(repo: FhirRepository): FhirService {
-    return new FhirService(repo, this.documents, this.trigger);
+    const audit = this.audit && { ...this.audit, recorder: directAuditRecorder(repo.db) };
+    return new FhirService(repo, this.documents, this.trigger, audit);
+  }
+
+  private audited(auth: AuthContext): boolean {
+    return this.audit !== undefined && auth.internal !== true;
+  }
+
+  /** Records a read-side interaction (durable before the caller answers). */
+  private async recordAccess(
+    auth: AuthContext,
+    interaction: RestInteraction,
+    resources: { resourceType: string; id: string; json?: string }[],
+    queryParameters?: string[],
+  ): Promise<void> {
+    if (!this.audited(auth)) return;
+    const named = resources.slice(0, MAX_AUDIT_ENTITIES);
+    const patients = named.flatMap((r) => (r.json ? patientsOf(JSON.parse(r.json) as Resource) : []));
+    await this.audit!.recorder.record({
+      what: { kind: 'rest', interaction },
+      action: 'R',
+      outcome: '0',
+      agent: agentOf(auth, auth.address),
+      source: this.audit!.source,
+      entities: named.map(referenceOf),
+      patients,
+      queryParameters,
+      ...(resources.length > named.length
+        ? { outcomeDesc: `${resources.length} resources, the first ${named.length} named` }
+        : {}),
+    });
+  }
+
+  /** The AuditEvent of a write, committed in the write's own statement. */
+  private auditOfWrite(
+    auth: AuthContext,
+    interaction: RestInteraction,
+    action: AuditAction,
+    resource: Resource,
+  ): OutboxMessage[] {
+    if (!this.audited(auth)) return [];
+    return [
+      auditOutboxMessage({
+        what: { kind: 'rest', interaction },
+        action,
+        outcome: '0',
+        agent: agentOf(auth, auth.address),
+        source: this.audit!.source,
+        entities: [`${resource.resourceType}/${resource.id}`],
+        patients: patientsOf(resource),
+      }),
+    ];
   }
 
   private outboxFor(resource: Resource, given: OutboxMessage[] | undefined): OutboxMessage[] | undefined {
@@ -127,13 +192,17 @@ export class FhirService {
   async read(auth: AuthContext, type: string, id: string): Promise<InteractionResult> {
     requireType(type);
     requireScope(auth, type, 'r');
-    return { status: 200, resource: await this.content(await this.repo.read(type, id)) };
+    const resource = await this.content(await this.repo.read(type, id));
+    await this.recordAccess(auth, 'read', [resource]);
+    return { status: 200, resource };
   }
 
   async vread(auth: AuthContext, type: string, id: string, vid: string): Promise<InteractionResult> {
     requireType(type);
     requireScope(auth, type, 'r');
-    return { status: 200, resource: await this.content(await this.repo.vread(type, id, vid)) };
+    const resource = await this.content(await this.repo.vread(type, id, vid));
+    await this.recordAccess(auth, 'vread', [resource]);
+    return { status: 200, resource };
   }
 
   async search(
@@ -150,6 +219,12 @@ export class FhirService {
     const result = await runSearch(this.repo.db, req);
     // _include'd resources the token may not read are left out rather than leaked.
     result.included = result.included.filter((r) => allows(auth.scopes, r.resourceType, 'r'));
+    await this.recordAccess(
+      auth,
+      'search-type',
+      [...result.matches, ...result.included],
+      params.map(([k]) => k),
+    );
     return { req, result };
   }
 
@@ -182,6 +257,12 @@ export class FhirService {
     if (id && page.entries.length === 0 && cursor === undefined && since === undefined) {
       throw new FhirError(404, [{ severity: 'error', code: 'not-found', diagnostics: `${type}/${id} not found` }]);
     }
+    await this.recordAccess(
+      auth,
+      id ? 'history-instance' : 'history-type',
+      page.entries.map((e) => (e.deleted ? { resourceType: e.resourceType, id: e.id } : e)),
+      params.map(([k]) => k),
+    );
     return page;
   }
 
@@ -207,7 +288,7 @@ export class FhirService {
       const written = await this.repo.create(resource, {
         patientLinks: links,
         id,
-        outbox: this.outboxFor({ ...resource, id }, undefined),
+        outbox: this.outboxFor({ ...resource, id }, this.auditOfWrite(auth, 'create', 'C', { ...resource, id })),
       });
       return { status: 201, resource: written.resource };
     } catch (err) {
@@ -267,7 +348,7 @@ export class FhirService {
     const written = await this.repo.update(resource, {
       patientLinks: links,
       ifMatch: opts.ifMatch,
-      outbox: this.outboxFor(resource, opts.outbox),
+      outbox: this.outboxFor(resource, [...(opts.outbox ?? []), ...this.auditOfWrite(auth, 'update', 'U', resource)]),
     });
     return { status: written.created ? 201 : 200, resource: written.resource };
   }
@@ -360,7 +441,10 @@ export class FhirService {
     requireType(type);
     requireWritable(type);
     requireScope(auth, type, 'd');
-    await this.repo.delete(type, id, opts);
+    await this.repo.delete(type, id, {
+      ...opts,
+      outbox: this.auditOfWrite(auth, 'delete', 'D', { resourceType: type, id }),
+    });
     return { status: 204 };
   }
 
@@ -370,7 +454,11 @@ export class FhirService {
     requireScope(auth, type, 'd');
     requireScope(auth, type, 's');
     const match = await this.matchOne(type, query);
-    if (match) await this.repo.delete(type, match.id);
+    if (match) {
+      await this.repo.delete(type, match.id, {
+        outbox: this.auditOfWrite(auth, 'delete', 'D', { resourceType: type, id: match.id }),
+      });
+    }
     return { status: 204 };
   }
 

@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import type { DocumentStore } from '../adapters/documents/document-store.js';
 import type { Settled } from '../adapters/queue/coalesce.js';
 import type { SqlExecutor } from '../adapters/sql/executor.js';
+import { auditOutboxMessage } from '../audit/recorder.js';
 import { FhirError } from '../fhir/errors.js';
 import type { FhirService } from '../fhir/service.js';
 import { ApplyContext, INGEST_AUTH, type IngestWarning, type Json, type Written } from './apply/context.js';
@@ -93,6 +94,28 @@ async function apply(ctx: ApplyContext, m: MappedMessage): Promise<void> {
     : undefined;
   for (const report of m.reports) await applyReport(ctx, report, patientId, encounterRef);
   if (m.document) await applyDocument(ctx, m.document, patientId, encounterRef);
+}
+
+/** The AuditEvent of a processed (or rejected) message, committed with its writes: technical ids only. */
+export function hl7AuditEvent(
+  m: {
+    header: { sendingApplication: string; sendingFacility: string; type: string; event: string; controlId: string };
+  },
+  entities: string[],
+  outcome: '0' | '4' | '8',
+  outcomeDesc?: string,
+) {
+  return auditOutboxMessage({
+    what: { kind: 'pfi', event: 'hl7-message' },
+    action: 'C',
+    outcome,
+    ...(outcomeDesc ? { outcomeDesc } : {}),
+    agent: { subject: `hl7:${m.header.sendingApplication}|${m.header.sendingFacility}`, requestor: true },
+    source: 'pfi-hl7-ingest',
+    entities: entities.filter((r) => !r.startsWith('Patient/')),
+    patients: entities.filter((r) => r.startsWith('Patient/')),
+    detail: `${m.header.type}^${m.header.event} ${m.header.controlId}`,
+  });
 }
 
 function provenance(
@@ -250,6 +273,7 @@ async function applyAll(
     await apply(ctx, p.mapped);
     ctx.write(
       provenance(p.mapped, p.provenanceId, ctx.references, p.inbound, { key: p.rawKey, system: archiveSystem }),
+      { outbox: [hl7AuditEvent(p.mapped, [...ctx.references, `Provenance/${p.provenanceId}`], '0')] },
     );
     contexts.push(ctx);
   }

@@ -63,7 +63,9 @@ describe('PDF documents become CI-SIS level-1 documents', () => {
     expect(sourceDoc.author).toHaveLength(1);
     const author = await readJson(bed, sourceDoc.author[0].reference);
     expect(author.identifier).toEqual([{ system: 'urn:oid:1.2.250.1.71.4.2.1', value: AUTHOR_IDNAT }]);
-    expect(await outboxBacklog(bed.db)).toEqual({ [CDA_PDF_DOCUMENT_TOPIC]: 1 });
+    expect((await outboxBacklog(bed.db))[CDA_PDF_DOCUMENT_TOPIC]).toBe(1);
+    // The message's AuditEvent was committed with it.
+    expect((await outboxBacklog(bed.db))['audit-event']).toBe(1);
 
     await relayOutbox(bed.db, DOCUMENT_ROUTES, { sender: 'same-database' });
     const [job] = await new SqlQueue(bed.db).receive(CDA_QUEUE, {
@@ -87,8 +89,9 @@ describe('PDF documents become CI-SIS level-1 documents', () => {
     expect(header.templateIds).toContain('1.3.6.1.4.1.19376.1.2.20');
     expect(header.authors[0]?.id).toEqual({ root: '1.2.250.1.71.4.2.1', extension: AUTHOR_IDNAT });
     expect(xml).toContain(PDF.toString('base64'));
-    // The generated document is XML: it triggers nothing more.
-    expect(await outboxBacklog(bed.db)).toEqual({});
+    // The generated document is XML: it triggers nothing more (only its own AuditEvent).
+    expect((await outboxBacklog(bed.db))[CDA_PDF_DOCUMENT_TOPIC]).toBeUndefined();
+    expect((await outboxBacklog(bed.db))['audit-event']).toBe(2);
     if (HAS_CORPUS) {
       expect((await cdaXsdValidator(join(CORPUS, 'xsd/ans-cda-extended'))(xml)).errors).toEqual([]);
       const sch = loadSchematron(

@@ -7,6 +7,7 @@ import { statements as queueReceivedIndex } from './migrations/0004-queue-receiv
 import { statements as contentHashInSql } from './migrations/0005-content-hash-in-sql.js';
 import { statements as annuaireCache } from './migrations/0006-annuaire-cache.js';
 import { statements as mssanteSendJournal } from './migrations/0007-mssante-send-journal.js';
+import { statements as auditTrail } from './migrations/0008-audit-trail.js';
 
 export interface Migration {
   version: number;
@@ -23,6 +24,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 5, name: 'content-hash-in-sql', statements: contentHashInSql },
   { version: 6, name: 'annuaire-cache', statements: annuaireCache },
   { version: 7, name: 'mssante-send-journal', statements: mssanteSendJournal },
+  { version: 8, name: 'audit-trail', statements: auditTrail },
 ];
 
 // Arbitrary constant shared by every PFI process: the transaction-level advisory lock that

@@ -17,6 +17,7 @@ export const INGEST_AUTH: AuthContext = {
   subject: 'pfi-hl7-ingest',
   clientId: 'pfi-hl7-ingest',
   scopes: parseScopes('system/*.cruds'),
+  internal: true,
 };
 
 /** A resource the message wrote, for its Provenance and the ingest result. */
