@@ -15,6 +15,8 @@ export interface FhirBenchOptions {
   pgUrl: string;
   dataDir: string;
   only: 'embedded' | 'pg' | undefined;
+  /** Record AuditEvents (as the platform does); `off` measures the platform without them, for the overhead. */
+  audit: boolean;
 }
 
 export const DEFAULT_PG_URL = 'postgres://postgres@127.0.0.1:5432/test';
@@ -29,7 +31,8 @@ export const FHIR_BENCH_USAGE = `usage: npm run bench -- fhir [options]
   --pg URL              PostgreSQL server (default $PFI_BENCH_DATABASE_URL or ${DEFAULT_PG_URL});
                         the bench recreates the schema pfi_bench in it
   --data-dir DIR        embedded database kept between runs (default .pfi-data/bench)
-  --only embedded|pg    run one backend only`;
+  --only embedded|pg    run one backend only
+  --audit on|off        record AuditEvents as the platform does (default on); off to measure their overhead`;
 
 /** A bad command line; the message says which option. */
 export class UsageError extends Error {
@@ -61,6 +64,7 @@ export function parseFhirBenchArgs(argv: string[], env: NodeJS.ProcessEnv = {}):
         pg: text,
         'data-dir': text,
         only: text,
+        audit: text,
       },
       allowPositionals: false,
       strict: true,
@@ -78,6 +82,8 @@ export function parseFhirBenchArgs(argv: string[], env: NodeJS.ProcessEnv = {}):
   if (only !== undefined && only !== 'embedded' && only !== 'pg') throw new UsageError('--only must be embedded or pg');
   const pgUrl = values['pg'] ?? (env['PFI_BENCH_DATABASE_URL'] || DEFAULT_PG_URL);
   if (!/^postgres(ql)?:\/\//.test(pgUrl)) throw new UsageError('--pg must be a postgres:// URL');
+  const audit = values['audit'] ?? 'on';
+  if (audit !== 'on' && audit !== 'off') throw new UsageError('--audit must be on or off');
   const dataDir = values['data-dir'] ?? '.pfi-data/bench';
   if (dataDir.trim() === '') throw new UsageError('--data-dir must not be empty');
   return {
@@ -91,6 +97,7 @@ export function parseFhirBenchArgs(argv: string[], env: NodeJS.ProcessEnv = {}):
     pgUrl,
     dataDir,
     only,
+    audit: audit === 'on',
   };
 }
 

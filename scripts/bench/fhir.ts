@@ -137,6 +137,7 @@ async function measure(
   const platform = await createFhirPlatform(config, {
     baseUrl: () => baseUrl,
     db,
+    audit: opts.audit,
     onError: () => {
       unexpectedErrors++;
     },

@@ -14,7 +14,10 @@ describe('parseFhirBenchArgs', () => {
       pgUrl: DEFAULT_PG_URL,
       dataDir: '.pfi-data/bench',
       only: undefined,
+      audit: true,
     });
+    expect(parseFhirBenchArgs(['--audit', 'off']).audit).toBe(false);
+    expect(() => parseFhirBenchArgs(['--audit', 'maybe'])).toThrow('--audit must be on or off');
   });
 
   it('reads every option, and PFI_BENCH_DATABASE_URL when --pg is absent', () => {
