@@ -1,4 +1,4 @@
-import { RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as cognito from 'aws-cdk-lib/aws-cognito';
 import { Construct } from 'constructs';
 import { SMART_SYSTEM_RESOURCE_SERVER, type SmartScope } from '../smart-scopes.js';
@@ -25,6 +25,7 @@ export class FhirAuth extends Construct {
   readonly jwksUrl: string;
   /** Full scope names as they appear in tokens, e.g. `system/Patient.rs`. */
   readonly scopeNames: string[];
+  readonly resourceServer: cognito.UserPoolResourceServer;
 
   constructor(scope: Construct, id: string, props: FhirAuthProps) {
     super(scope, id);
@@ -47,7 +48,7 @@ export class FhirAuth extends Construct {
       deletionProtection: true,
       removalPolicy: RemovalPolicy.RETAIN,
     });
-    new cognito.UserPoolResourceServer(this, 'SmartSystemScopes', {
+    this.resourceServer = new cognito.UserPoolResourceServer(this, 'SmartSystemScopes', {
       userPool: this.userPool,
       identifier: SMART_SYSTEM_RESOURCE_SERVER,
       userPoolResourceServerName: 'SMART on FHIR system scopes',
@@ -60,6 +61,44 @@ export class FhirAuth extends Construct {
     this.issuer = `https://cognito-idp.${Stack.of(this).region}.amazonaws.com/${this.userPool.userPoolId}`;
     this.jwksUrl = `${this.issuer}/.well-known/jwks.json`;
     this.scopeNames = props.scopes.map((s) => `${SMART_SYSTEM_RESOURCE_SERVER}/${s.name}`);
+  }
+
+  /**
+   * A confidential app client for one partner system: client-credentials grant only, limited to the given SMART
+   * scopes (full names, e.g. `system/Patient.rs`), one-hour access tokens. Its secret is read once from Cognito
+   * (docs/deploy.md, first client credentials).
+   */
+  addSystemClient(name: string, scopes: readonly string[]): cognito.UserPoolClient {
+    const offered = new Set(this.scopeNames);
+    const unknown = scopes.filter((s) => !offered.has(s));
+    if (scopes.length === 0 || unknown.length > 0) {
+      throw new Error(`FhirAuth: client ${name} asks for scopes the server does not offer: ${unknown.join(', ')}`);
+    }
+    const client = this.userPool.addClient(`Client-${name}`, {
+      userPoolClientName: name,
+      generateSecret: true,
+      authFlows: {},
+      oAuth: {
+        flows: { clientCredentials: true },
+        scopes: scopes.map((s) =>
+          cognito.OAuthScope.resourceServer(
+            this.resourceServer,
+            new cognito.ResourceServerScope({
+              scopeName: s.slice(SMART_SYSTEM_RESOURCE_SERVER.length + 1),
+              scopeDescription: s,
+            }),
+          ),
+        ),
+      },
+      accessTokenValidity: Duration.hours(1),
+      preventUserExistenceErrors: true,
+      enableTokenRevocation: true,
+    });
+    client.node.addDependency(this.resourceServer);
+    // No user sign-in through this client (Cognito would default to SRP and custom auth); client credentials issue
+    // no refresh tokens, so this only closes the other doors.
+    (client.node.defaultChild as cognito.CfnUserPoolClient).explicitAuthFlows = ['ALLOW_REFRESH_TOKEN_AUTH'];
+    return client;
   }
 
   /** The OAuth token endpoint clients call (client-credentials grant). */

@@ -7,6 +7,7 @@ function context(values: Record<string, unknown>): ContextSource {
 }
 
 const DEFAULTS = {
+  ...cdkJsonContext(),
   'pfi:stage': 'prod',
   'pfi:account': '123456789012',
   'pfi:dbMinCapacity': 0.5,
@@ -25,13 +26,25 @@ function errorOf(fn: () => unknown): SettingsError {
 
 describe('readSettings', () => {
   it("reads cdk.json's defaults: prod in the test account, in Paris", () => {
-    expect(readSettings(context(cdkJsonContext()), {})).toEqual({
+    expect(readSettings(context(cdkJsonContext()), {})).toMatchObject({
       stage: 'prod',
       account: '123456789012',
       region: 'eu-west-3',
       dbMinCapacity: 0.5,
       dbMaxCapacity: 16,
       authDomainPrefix: 'pfi-prod-123456789012',
+      // Placeholders, so that the default synth has the custom domain and the TLS listener.
+      apiDomainName: 'fhir.pfi.example.fr',
+      mllpDomainName: 'mllp.pfi.example.fr',
+      mllpPartnerCidrs: [],
+      natGateways: 3,
+      logRetentionDays: 90,
+      backupVaultLock: false,
+      alarmEmail: undefined,
+      smtpUrl: undefined,
+      mllpRegistryParameter: '/pfi/prod/mllp/registry',
+      smtpSecret: 'pfi/prod/mssante-bal',
+      annuaireApiKeySecret: 'pfi/prod/annuaire-api-key',
     });
     expect(PFI_REGION).toBe('eu-west-3');
   });
@@ -101,5 +114,37 @@ describe('readSettings', () => {
     const err = errorOf(() => readSettings(context(DEFAULTS), { CDK_DEFAULT_ACCOUNT: 'not-an-account' }));
     expect(err.message).toContain('CDK_DEFAULT_ACCOUNT: must be a 12-digit AWS account id');
     expect(err.message).not.toContain('pfi:account');
+  });
+
+  it('reads lists from cdk.json arrays and from -c text (JSON or comma-separated)', () => {
+    const cidrs = (v: unknown) =>
+      readSettings(context({ ...DEFAULTS, 'pfi:mllpPartnerCidrs': v }), {}).mllpPartnerCidrs;
+    expect(cidrs(['10.1.0.0/16'])).toEqual(['10.1.0.0/16']);
+    expect(cidrs('["10.1.0.0/16","192.168.4.0/24"]')).toEqual(['10.1.0.0/16', '192.168.4.0/24']);
+    expect(cidrs('10.1.0.0/16, 192.168.4.0/24')).toEqual(['10.1.0.0/16', '192.168.4.0/24']);
+  });
+
+  it('refuses MLLP open to the internet, certificates outside Paris, bad clients and bad retentions', () => {
+    const message = (key: string, v: unknown) =>
+      errorOf(() => readSettings(context({ ...DEFAULTS, [key]: v }), {})).message;
+    expect(message('pfi:mllpPartnerCidrs', ['0.0.0.0/0'])).toContain('pfi:mllpPartnerCidrs');
+    expect(
+      message(
+        'pfi:apiCertificateArn',
+        'arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-0000-0000-000000000001',
+      ),
+    ).toContain('pfi:apiCertificateArn: must be an ACM certificate ARN in eu-west-3');
+    expect(message('pfi:apiClients', [{ name: 'x', scopes: ['openid'] }])).toContain('pfi:apiClients');
+    expect(message('pfi:logRetentionDays', 100)).toContain('pfi:logRetentionDays');
+    expect(message('pfi:mllpMinTasks', 1)).toContain('pfi:mllpMinTasks');
+  });
+
+  it('takes optional MSSanté and alarm settings, empty meaning unset', () => {
+    const s = readSettings(
+      context({ ...DEFAULTS, 'pfi:smtpUrl': 'smtps://relay.mssante.example:465', 'pfi:alarmEmail': 'ops@chu.example' }),
+      {},
+    );
+    expect(s).toMatchObject({ smtpUrl: 'smtps://relay.mssante.example:465', alarmEmail: 'ops@chu.example' });
+    expect(readSettings(context({ ...DEFAULTS, 'pfi:alarmEmail': '' }), {}).alarmEmail).toBeUndefined();
   });
 });

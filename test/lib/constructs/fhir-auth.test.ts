@@ -35,4 +35,21 @@ describe('FhirAuth', () => {
       /at least one scope/,
     );
   });
+
+  it('creates client-credentials clients only for scopes the resource server offers', () => {
+    const stack = testStack();
+    const auth = new FhirAuth(stack, 'Auth', {
+      stage: 'dev',
+      domainPrefix: 'pfi-dev-test',
+      scopes: [{ name: 'Patient.rs', description: 'Read and search Patient' }],
+    });
+    expect(() => auth.addSystemClient('lab', ['system/Observation.cruds'])).toThrow(/system\/Observation\.cruds/);
+    auth.addSystemClient('dpi', ['system/Patient.rs']);
+    Template.fromStack(stack).hasResourceProperties('AWS::Cognito::UserPoolClient', {
+      ClientName: 'dpi',
+      AllowedOAuthFlows: ['client_credentials'],
+      GenerateSecret: true,
+      ExplicitAuthFlows: ['ALLOW_REFRESH_TOKEN_AUTH'],
+    });
+  });
 });

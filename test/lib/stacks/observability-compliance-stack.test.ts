@@ -1,0 +1,114 @@
+import { Match, type Template } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { CIS_FILTERS } from '../../../lib/constructs/audit-trail.js';
+import { propsOf, testPlatform } from '../cdk-test-app.js';
+
+describe('ObservabilityStack (item 8: dashboard, alarms, topic)', () => {
+  let t: Template;
+  beforeAll(() => {
+    t = testPlatform({ alarmEmail: 'astreinte@chu.example' }).templates.observability;
+  });
+
+  it('sends alarms to a KMS-encrypted topic, with the e-mail subscription from context', () => {
+    t.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue(), TopicName: 'pfi-prod-alarms' });
+    t.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'astreinte@chu.example' });
+  });
+
+  it("has the seed's thresholds: p99 500 ms / 2 s, 5XX rate 1 % / 5 %, HL7 depth 100 / 500, Fargate CPU and memory", () => {
+    const alarms = Object.fromEntries(propsOf(t, 'AWS::CloudWatch::Alarm').map((a) => [a.AlarmName, a]));
+    const threshold = (name: string) => alarms[`pfi-prod-${name}`]?.Threshold;
+    expect([threshold('warning-api-p99-latency'), threshold('critical-api-p99-latency')]).toEqual([500, 2000]);
+    expect([threshold('warning-api-error-rate'), threshold('critical-api-error-rate')]).toEqual([1, 5]);
+    expect([threshold('warning-hl7-queue-depth'), threshold('critical-hl7-queue-depth')]).toEqual([100, 500]);
+    expect([threshold('warning-mllp-cpu'), threshold('critical-mllp-cpu')]).toEqual([70, 90]);
+    expect([threshold('warning-mllp-memory'), threshold('critical-mllp-memory')]).toEqual([80, 95]);
+    expect(alarms['pfi-prod-warning-api-p99-latency']?.ExtendedStatistic).toBe('p99');
+    // Error rate: metric math on 5XXError / Count.
+    const expression = alarms['pfi-prod-critical-api-error-rate']?.Metrics.find((m: any) => m.Expression)?.Expression;
+    expect(expression).toContain('errors / requests');
+    for (const name of ['hl7-inbound-dlq', 'cda-dlq', 'mssante-dlq']) {
+      expect(alarms[`pfi-prod-critical-${name}`]).toMatchObject({
+        Threshold: 0,
+        ComparisonOperator: 'GreaterThanThreshold',
+      });
+    }
+    for (const fn of ['fhir-api', 'hl7-ingest', 'cda-worker', 'mssante-worker', 'outbox-relay']) {
+      expect(alarms[`pfi-prod-warning-${fn}-errors`]).toBeDefined();
+      expect(alarms[`pfi-prod-warning-${fn}-throttles`]).toBeDefined();
+    }
+    expect(alarms['pfi-prod-warning-aurora-cpu']).toBeDefined();
+    expect(alarms['pfi-prod-critical-aurora-freeable-memory']?.ComparisonOperator).toBe('LessThanThreshold');
+    expect(Object.values(alarms).every((a: any) => a.AlarmActions.length === 1)).toBe(true);
+  });
+
+  it('has a dashboard with the API, HL7, queues, DLQs, workers, Aurora and Fargate', () => {
+    const body = JSON.stringify(propsOf(t, 'AWS::CloudWatch::Dashboard')[0]?.DashboardBody);
+    for (const title of [
+      'FHIR API latency',
+      'HL7 received / ACKed',
+      'Queue depths',
+      'Dead-letter queues',
+      'Function errors',
+      'Aurora',
+      'MLLP bridge',
+    ]) {
+      expect(body).toContain(title);
+    }
+  });
+});
+
+describe('ComplianceStack (item 7: CloudTrail, CIS alarms, audit export)', () => {
+  let t: Template;
+  beforeAll(() => {
+    t = testPlatform().templates.compliance;
+  });
+
+  it('records a multi-region trail with log file validation, KMS and CloudWatch Logs delivery', () => {
+    t.hasResourceProperties('AWS::CloudTrail::Trail', {
+      IsMultiRegionTrail: true,
+      IncludeGlobalServiceEvents: true,
+      EnableLogFileValidation: true,
+      KMSKeyId: Match.anyValue(),
+      CloudWatchLogsLogGroupArn: Match.anyValue(),
+    });
+  });
+
+  it('records data events for the documents bucket and the RDS Data API', () => {
+    const selectors = propsOf(t, 'AWS::CloudTrail::Trail')[0]?.AdvancedEventSelectors;
+    const text = JSON.stringify(selectors);
+    expect(text).toContain('AWS::S3::Object');
+    expect(text).toContain('AWS::RDS::DBCluster');
+    expect(text).toContain('cluster:');
+  });
+
+  it('keeps the trail and the audit export under Object Lock in compliance mode', () => {
+    const locked = propsOf(t, 'AWS::S3::Bucket').filter((b) => b.ObjectLockEnabled);
+    expect(locked).toHaveLength(2);
+    const days = locked.map((b) => b.ObjectLockConfiguration.Rule.DefaultRetention).sort((a, b) => a.Days - b.Days);
+    expect(days).toEqual([
+      { Mode: 'COMPLIANCE', Days: 365 },
+      { Mode: 'COMPLIANCE', Days: 1825 },
+    ]);
+    expect(
+      locked.every(
+        (b) =>
+          b.BucketEncryption.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault.SSEAlgorithm ===
+          'aws:kms',
+      ),
+    ).toBe(true);
+  });
+
+  it('raises CIS alarms: unauthorised calls, root use, IAM, CloudTrail, KMS and security-group changes', () => {
+    const filters = propsOf(t, 'AWS::Logs::MetricFilter');
+    expect(filters.map((f) => f.MetricTransformations[0].MetricName).sort()).toEqual(Object.keys(CIS_FILTERS).sort());
+    const alarms = propsOf(t, 'AWS::CloudWatch::Alarm');
+    expect(alarms).toHaveLength(Object.keys(CIS_FILTERS).length);
+    expect(alarms.every((a) => a.AlarmActions.length === 1)).toBe(true);
+  });
+
+  it('tags the audit resources with their classification', () => {
+    t.hasResourceProperties('AWS::CloudTrail::Trail', {
+      Tags: Match.arrayWith([{ Key: 'pfi:data-classification', Value: 'audit' }]),
+    });
+  });
+});
