@@ -72,6 +72,8 @@ const schema = z
     PFI_HL7_WORKER_CONCURRENCY: intIn(1, 500, 64),
     /** JSON file of the platform organisation's CDA defaults (lambdas/cda/organisation.ts); unset = the example one. */
     PFI_ORGANISATION_FILE: optionalString,
+    /** The same as JSON text (AWS: set by the CDK app from the `pfi:organisation` context). */
+    PFI_ORGANISATION_JSON: optionalString,
     /** Include the PDF copy of the results in generated CR-BIO documents. */
     PFI_CDA_PDF: boolFlag(true),
     /** MSSanté relay (`smtp://user:pass@host:587`); unset = the embedded sink of `npm start`. */
@@ -152,6 +154,13 @@ const schema = z
         message: 'PFI_SMTP_SECRET_ARN and PFI_SMTP_CLIENT_CERT_FILE are alternatives: set one',
       });
     }
+    if (c.PFI_ORGANISATION_FILE !== undefined && c.PFI_ORGANISATION_JSON !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['PFI_ORGANISATION_JSON'],
+        message: 'PFI_ORGANISATION_FILE and PFI_ORGANISATION_JSON are alternatives: set one',
+      });
+    }
     if (c.PFI_DOCUMENTS_KMS_KEY_ID !== undefined && c.PFI_DOCUMENTS_BUCKET === undefined) {
       ctx.addIssue({
         code: 'custom',
@@ -190,7 +199,7 @@ export interface Config {
     workerConcurrency: number;
   };
   /** CDA generation: the organisation defaults file (undefined = the example organisation) and the PDF copy. */
-  cda: { organisationFile: string | undefined; pdf: boolean };
+  cda: { organisationFile: string | undefined; organisationJson: string | undefined; pdf: boolean };
   mssante: {
     /** undefined = the embedded sink (`npm start`), on `sinkPort`, writing to `outboxDir`. */
     smtpUrl: string | undefined;
@@ -257,7 +266,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxReceives: e.PFI_HL7_MAX_RECEIVES,
       workerConcurrency: e.PFI_HL7_WORKER_CONCURRENCY,
     },
-    cda: { organisationFile: e.PFI_ORGANISATION_FILE, pdf: e.PFI_CDA_PDF },
+    cda: { organisationFile: e.PFI_ORGANISATION_FILE, organisationJson: e.PFI_ORGANISATION_JSON, pdf: e.PFI_CDA_PDF },
     mssante: {
       smtpUrl: e.PFI_SMTP_URL,
       sinkPort: e.PFI_SMTP_SINK_PORT,

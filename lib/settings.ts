@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { type CdaOrganisation, cdaOrganisationSchema, EXAMPLE_CDA_ORGANISATION } from '../lambdas/cda/organisation.js';
 
 /**
  * Operator settings of the CDK app, read from CDK context (`cdk.json`, or `-c key=value` on the command line).
@@ -78,6 +79,8 @@ export interface PfiSettings {
   backupVaultLock: boolean;
   /** Most concurrent batches of the HL7 ingest worker (FIFO: also bounded by the number of patients). */
   hl7MaxConcurrency: number;
+  /** The organisation's CDA defaults (laboratory idNat_Struct, name, facility type, biologist, document OID root). */
+  organisation: CdaOrganisation;
 }
 
 export class SettingsError extends Error {
@@ -198,6 +201,11 @@ const schema = z
     hl7RawRetentionDays: int(1, 3650, 90),
     backupVaultLock: flag.default(false),
     hl7MaxConcurrency: int(2, 1000, 10),
+    // The example organisation is fictitious (FINESS 990000002, OIDs under 2.999): cdk.json names it so a deployer
+    // sees what to replace.
+    organisation: cdaOrganisationSchema.default(
+      () => EXAMPLE_CDA_ORGANISATION as z.output<typeof cdaOrganisationSchema>,
+    ),
   })
   .refine((s) => s.dbMinCapacity <= s.dbMaxCapacity, {
     path: ['dbMaxCapacity'],
@@ -252,6 +260,7 @@ export const SETTING_KEYS: Record<SchemaKey, string> = Object.fromEntries(
       'hl7RawRetentionDays',
       'backupVaultLock',
       'hl7MaxConcurrency',
+      'organisation',
     ] as const
   ).map((k) => [k, `pfi:${k}`]),
 ) as Record<SchemaKey, string>;

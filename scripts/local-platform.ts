@@ -88,8 +88,8 @@ export async function startLocalPlatform(config: Config, opts: LocalPlatformOpti
   const { logger } = opts;
   let baseUrl = config.fhirBaseUrl ?? '';
   const documents = await documentStoreFromConfig(config.documents);
-  const organisation = await loadCdaOrganisation(config.cda.organisationFile);
-  if (!config.cda.organisationFile) {
+  const organisation = await loadCdaOrganisation(config.cda);
+  if (!config.cda.organisationFile && !config.cda.organisationJson) {
     logger.warn('CDA documents use the example organisation: set PFI_ORGANISATION_FILE for real documents');
   }
   const labReports = { documents, organisation, pdf: config.cda.pdf };

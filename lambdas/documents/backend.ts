@@ -39,7 +39,7 @@ export async function createDocumentsBackend(): Promise<DocumentsBackend> {
   try {
     await migrate(db);
     const documents = await documentStoreFromConfig(config.documents);
-    const organisation = await loadCdaOrganisation(config.cda.organisationFile);
+    const organisation = await loadCdaOrganisation(config.cda, { required: config.documents.kind === 's3' });
     const service = new FhirService(new FhirRepository(db, config.maxResourceBytes), documents, documentTriggers);
     const sender = sqsSender(new SQSClient({}), config.queueUrls);
     return {

@@ -19,18 +19,41 @@ import { createMssanteTransport, type SendOutcome, sendMail } from '../mssante/s
 import { generateLabReport, type LabReportDeps } from './lab-report.js';
 import { generatePdfDocument } from './pdf-document.js';
 
-/** The organisation defaults of CDA documents: the configured file, else the example organisation (local mode). */
-export async function loadCdaOrganisation(file: string | undefined): Promise<CdaOrganisation> {
-  if (!file) return EXAMPLE_CDA_ORGANISATION;
+/**
+ * The organisation defaults of CDA documents: the configured JSON (PFI_ORGANISATION_JSON) or file
+ * (PFI_ORGANISATION_FILE); without either, the example organisation — refused when `required` (production: a
+ * document must never carry the example FINESS).
+ */
+export async function loadCdaOrganisation(
+  source: { organisationFile: string | undefined; organisationJson?: string | undefined },
+  opts: { required?: boolean } = {},
+): Promise<CdaOrganisation> {
+  const name = source.organisationJson !== undefined ? 'PFI_ORGANISATION_JSON' : 'PFI_ORGANISATION_FILE';
+  let text = source.organisationJson;
+  if (text === undefined && source.organisationFile !== undefined) {
+    try {
+      text = await readFile(source.organisationFile, 'utf8');
+    } catch {
+      throw new ConfigError(`Invalid configuration:\n  ${name}: cannot be read`);
+    }
+  }
+  if (text === undefined) {
+    if (opts.required) {
+      throw new ConfigError(
+        'Invalid configuration:\n  PFI_ORGANISATION_JSON: required here (documents must not carry the example organisation)',
+      );
+    }
+    return EXAMPLE_CDA_ORGANISATION;
+  }
   let raw: unknown;
   try {
-    raw = JSON.parse(await readFile(file, 'utf8'));
+    raw = JSON.parse(text);
   } catch {
-    throw new ConfigError('PFI_ORGANISATION_FILE: cannot be read as JSON');
+    throw new ConfigError(`Invalid configuration:\n  ${name}: cannot be read as JSON`);
   }
   const parsed = cdaOrganisationSchema.safeParse(raw);
   if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `  PFI_ORGANISATION_FILE ${i.path.join('.')}: ${i.message}`);
+    const lines = parsed.error.issues.map((i) => `  ${name} ${i.path.join('.')}: ${i.message}`);
     throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
   }
   return parsed.data;

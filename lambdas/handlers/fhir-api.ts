@@ -155,7 +155,7 @@ export async function createPlatformBackend(hooks: FhirApiHooks): Promise<FhirAp
   const config = loadConfig();
   // Binary contents of HL7 documents too large for a row are read back from the document store (S3).
   const documents = await documentStoreFromConfig(config.documents);
-  const organisation = await loadCdaOrganisation(config.cda.organisationFile);
+  const organisation = await loadCdaOrganisation(config.cda, { required: config.documents.kind === 's3' });
   const platform = await createFhirPlatform(config, {
     baseUrl: hooks.baseUrl,
     onError: hooks.onError,

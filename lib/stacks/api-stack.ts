@@ -72,6 +72,7 @@ export class ApiStack extends PfiStack {
         PFI_FHIR_BASE_URL: fhirBaseUrl,
         PFI_DOCUMENTS_BUCKET: data.documentsBucket.bucketName,
         PFI_DOCUMENTS_KMS_KEY_ID: keys.documents.keyArn,
+        PFI_ORGANISATION_JSON: JSON.stringify(s.organisation),
         ...messaging.queueEnvironment,
       },
     });

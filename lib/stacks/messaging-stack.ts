@@ -89,6 +89,7 @@ export class MessagingStack extends PfiStack {
     const documentsEnv = {
       PFI_DOCUMENTS_BUCKET: data.documentsBucket.bucketName,
       PFI_DOCUMENTS_KMS_KEY_ID: keys.documents.keyArn,
+      PFI_ORGANISATION_JSON: JSON.stringify(s.organisation),
     };
     const common = {
       vpc: network.vpc,

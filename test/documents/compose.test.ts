@@ -125,15 +125,31 @@ describe('annuaireFromConfig', () => {
 });
 
 describe('loadCdaOrganisation', () => {
-  it('reads and validates the organisation file; the example organisation without one', async () => {
-    expect(await loadCdaOrganisation(undefined)).toBe(EXAMPLE_CDA_ORGANISATION);
+  const file = (organisationFile: string | undefined) => ({ organisationFile });
+  it('reads and validates the organisation file or JSON; the example organisation without one, unless required', async () => {
+    expect(await loadCdaOrganisation(file(undefined))).toBe(EXAMPLE_CDA_ORGANISATION);
+    await expect(loadCdaOrganisation(file(undefined), { required: true })).rejects.toThrow(
+      'PFI_ORGANISATION_JSON: required here',
+    );
     const good = join(dir, 'org.json');
     await writeFile(good, JSON.stringify({ ...EXAMPLE_CDA_ORGANISATION, name: 'Laboratoire de test' }));
-    expect((await loadCdaOrganisation(good)).name).toBe('Laboratoire de test');
+    expect((await loadCdaOrganisation(file(good))).name).toBe('Laboratoire de test');
+    const json = JSON.stringify({ ...EXAMPLE_CDA_ORGANISATION, name: 'Laboratoire JSON' });
+    expect(
+      (await loadCdaOrganisation({ organisationFile: undefined, organisationJson: json }, { required: true })).name,
+    ).toBe('Laboratoire JSON');
     const bad = join(dir, 'bad.json');
     await writeFile(bad, JSON.stringify({ ...EXAMPLE_CDA_ORGANISATION, documentIdRoot: 'not-an-oid' }));
-    await expect(loadCdaOrganisation(bad)).rejects.toThrow('PFI_ORGANISATION_FILE documentIdRoot: must be an OID');
+    await expect(loadCdaOrganisation(file(bad))).rejects.toThrow(
+      'PFI_ORGANISATION_FILE documentIdRoot: must be an OID',
+    );
     await writeFile(bad, '{');
-    await expect(loadCdaOrganisation(bad)).rejects.toThrow('PFI_ORGANISATION_FILE: cannot be read as JSON');
+    await expect(loadCdaOrganisation(file(bad))).rejects.toThrow('PFI_ORGANISATION_FILE: cannot be read as JSON');
+    await expect(loadCdaOrganisation(file(join(dir, 'absent.json')))).rejects.toThrow(
+      'PFI_ORGANISATION_FILE: cannot be read',
+    );
+    expect(() => loadConfig({ PFI_DATA_DIR: dir, PFI_ORGANISATION_FILE: good, PFI_ORGANISATION_JSON: json })).toThrow(
+      /alternatives/,
+    );
   });
 });

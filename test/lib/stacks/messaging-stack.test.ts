@@ -146,3 +146,18 @@ describe('MessagingStack: the audit trail (issue 5) in the outbox relay', () => 
     expect(macs[0].Action).toEqual(['kms:GenerateMac', 'kms:VerifyMac']);
   });
 });
+
+describe('the organisation defaults of generated documents', () => {
+  it('reach every function that generates or sends documents as PFI_ORGANISATION_JSON (validated settings)', () => {
+    const { templates } = testPlatform();
+    const functions = [
+      ...propsOf(templates.messaging, 'AWS::Lambda::Function'),
+      ...propsOf(templates.api, 'AWS::Lambda::Function'),
+    ].filter((f) => /CDA|MSSanté|Outbox|FHIR/i.test(f.Description ?? ''));
+    expect(functions.length).toBeGreaterThanOrEqual(4);
+    for (const f of functions) {
+      const org = JSON.parse(f.Environment.Variables.PFI_ORGANISATION_JSON);
+      expect(org).toMatchObject({ idNatStruct: expect.stringMatching(/^[0-4]/), documentIdRoot: expect.any(String) });
+    }
+  });
+});
