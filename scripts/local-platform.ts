@@ -16,6 +16,7 @@ import { type QueueWorker, startQueueWorker } from '../lambdas/adapters/queue/qu
 import { SqlQueue } from '../lambdas/adapters/queue/sql-queue.js';
 import { refreshGrownTableStats } from '../lambdas/adapters/sql/table-stats.js';
 import { verifyAuditChain } from '../lambdas/audit/chain.js';
+import { erasureOperations } from '../lambdas/audit/expunge-operation.js';
 import { outboxAuditRecorder } from '../lambdas/audit/recorder.js';
 import { sealKeyFromConfig } from '../lambdas/audit/seal-key.js';
 import { startAuditTrail } from '../lambdas/audit/trail.js';
@@ -97,7 +98,13 @@ export async function startLocalPlatform(config: Config, opts: LocalPlatformOpti
     baseUrl: () => baseUrl,
     documents,
     trigger: documentTriggers,
-    operations: documentOperations(labReports),
+    operations: (service) => ({
+      ...documentOperations(labReports)(service),
+      ...erasureOperations({
+        documents,
+        archive: config.hl7.rawArchive === 'database' ? databaseArchive(service.repo.db) : documentArchive(documents),
+      })(service),
+    }),
     onError: (err, req) =>
       logger.error('unexpected error', {
         requestId: req.requestId,

@@ -12,6 +12,7 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-l
 import { documentStoreFromConfig } from '../adapters/documents/from-config.js';
 import { relayOutbox } from '../adapters/queue/outbox-relay.js';
 import { sqsSender } from '../adapters/queue/sqs-sender.js';
+import { erasureOperations } from '../audit/expunge-operation.js';
 import { ConfigError, loadConfig } from '../config.js';
 import { documentOperations, loadCdaOrganisation } from '../documents/compose.js';
 import { DOCUMENT_ROUTES, documentTriggers } from '../documents/queues.js';
@@ -24,6 +25,7 @@ import {
 } from '../fhir/apigateway.js';
 import type { HttpRequest, HttpResponse } from '../fhir/http.js';
 import { createFhirPlatform } from '../fhir/platform.js';
+import { databaseArchive, documentArchive } from '../hl7/raw-archive.js';
 
 const SERVICE = 'pfi-fhir-api';
 
@@ -161,7 +163,13 @@ export async function createPlatformBackend(hooks: FhirApiHooks): Promise<FhirAp
     onError: hooks.onError,
     documents,
     trigger: documentTriggers,
-    operations: documentOperations({ documents, organisation, pdf: config.cda.pdf }),
+    operations: (service) => ({
+      ...documentOperations({ documents, organisation, pdf: config.cda.pdf })(service),
+      ...erasureOperations({
+        documents,
+        archive: config.hl7.rawArchive === 'database' ? databaseArchive(service.repo.db) : documentArchive(documents),
+      })(service),
+    }),
   });
   const sender = config.queueUrls.mssante ? sqsSender(new SQSClient({}), config.queueUrls) : undefined;
   return {

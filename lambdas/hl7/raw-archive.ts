@@ -36,6 +36,8 @@ export interface RawMessageArchive {
   get(key: string): Promise<string | undefined>;
   /** Deletes the messages stored before `cutoff`; returns how many. */
   purge(cutoff: Date): Promise<number>;
+  /** Removes one message for good (RGPD erasure); no error when absent. */
+  erase(key: string): Promise<void>;
 }
 
 /** Prefix of raw messages in the document store (retention applies under it). */
@@ -73,6 +75,7 @@ export function documentArchive(documents: DocumentStore): RawMessageArchive {
       }
     },
     purge: (cutoff) => documents.deleteOlderThan(RAW_MESSAGE_PREFIX, cutoff),
+    erase: (key) => documents.erase(key),
   };
 }
 
@@ -113,6 +116,9 @@ export function databaseArchive(db: SqlExecutor): RawMessageArchive {
         total += res.rowCount;
         if (res.rowCount < ROWS_PER_PURGE) return total;
       }
+    },
+    async erase(key) {
+      await db.query('DELETE FROM hl7_raw_message WHERE key = $1', [key]);
     },
   };
 }

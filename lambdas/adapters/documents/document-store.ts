@@ -25,6 +25,11 @@ export interface DocumentStore {
   /** No error when absent. */
   delete(key: string): Promise<void>;
   /**
+   * Removes the document for good, every stored version included (a versioned S3 bucket keeps the old versions and
+   * a delete marker after `delete`): RGPD erasure. No error when absent.
+   */
+  erase(key: string): Promise<void>;
+  /**
    * Deletes the documents under `prefix` (whole segments: `hl7/inbound` covers `hl7/inbound/…`, not
    * `hl7/inbound-old/…`; `''` covers the whole store) stored before `cutoff`; returns how many.
    * (Retention of raw HL7 messages.)

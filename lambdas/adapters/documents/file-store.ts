@@ -137,6 +137,11 @@ export class FileDocumentStore implements DocumentStore {
     }
   }
 
+  /** Files have a single version: erasing is deleting. */
+  async erase(key: string): Promise<void> {
+    await this.delete(key);
+  }
+
   async deleteOlderThan(prefix: string, cutoff: Date): Promise<number> {
     const normalized = normalizeDocumentPrefix(prefix);
     const limit = cutoff.getTime();

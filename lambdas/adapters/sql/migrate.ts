@@ -8,6 +8,7 @@ import { statements as contentHashInSql } from './migrations/0005-content-hash-i
 import { statements as annuaireCache } from './migrations/0006-annuaire-cache.js';
 import { statements as mssanteSendJournal } from './migrations/0007-mssante-send-journal.js';
 import { statements as auditTrail } from './migrations/0008-audit-trail.js';
+import { statements as erasureJournal } from './migrations/0009-erasure-journal.js';
 
 export interface Migration {
   version: number;
@@ -25,6 +26,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 6, name: 'annuaire-cache', statements: annuaireCache },
   { version: 7, name: 'mssante-send-journal', statements: mssanteSendJournal },
   { version: 8, name: 'audit-trail', statements: auditTrail },
+  { version: 9, name: 'erasure-journal', statements: erasureJournal },
 ];
 
 // Arbitrary constant shared by every PFI process: the transaction-level advisory lock that

@@ -5,6 +5,7 @@ import {
   GetObjectCommand,
   type GetObjectCommandOutput,
   ListObjectsV2Command,
+  ListObjectVersionsCommand,
   NoSuchKey,
   PutObjectCommand,
   S3Client,
@@ -199,5 +200,43 @@ describe('S3DocumentStore.deleteOlderThan', () => {
       'S3 DeleteObjects failed for 1 of 2 objects (AccessDenied) after 1 deleted',
     );
     await expect(store.deleteOlderThan('/', cutoff)).rejects.toBeInstanceOf(InvalidDocumentKeyError);
+  });
+});
+
+describe('S3DocumentStore.erase', () => {
+  it('deletes every version and delete marker of exactly that key (RGPD erasure in a versioned bucket)', async () => {
+    s3.on(ListObjectVersionsCommand)
+      .resolvesOnce({
+        Versions: [
+          { Key: 'pfi/fhir/binary/b1', VersionId: 'v2' },
+          { Key: 'pfi/fhir/binary/b1', VersionId: 'v1' },
+          { Key: 'pfi/fhir/binary/b10', VersionId: 'other' },
+        ],
+        IsTruncated: true,
+        NextKeyMarker: 'pfi/fhir/binary/b1',
+        NextVersionIdMarker: 'v1',
+      })
+      .resolvesOnce({ DeleteMarkers: [{ Key: 'pfi/fhir/binary/b1', VersionId: 'dm1' }], IsTruncated: false });
+    s3.on(DeleteObjectsCommand).resolves({});
+    s3.on(DeleteObjectCommand).resolves({});
+    await new S3DocumentStore({ client: client(), bucket: BUCKET, prefix: 'pfi/' }).erase('fhir/binary/b1');
+    const deleted = s3.commandCalls(DeleteObjectsCommand).flatMap((c) => c.args[0].input.Delete?.Objects ?? []);
+    expect(deleted).toEqual([
+      { Key: 'pfi/fhir/binary/b1', VersionId: 'v2' },
+      { Key: 'pfi/fhir/binary/b1', VersionId: 'v1' },
+      { Key: 'pfi/fhir/binary/b1', VersionId: 'dm1' },
+    ]);
+    expect(s3.commandCalls(ListObjectVersionsCommand)[1]!.args[0].input).toMatchObject({
+      KeyMarker: 'pfi/fhir/binary/b1',
+      VersionIdMarker: 'v1',
+    });
+  });
+
+  it('fails when S3 refuses to delete a version', async () => {
+    s3.on(ListObjectVersionsCommand).resolves({ Versions: [{ Key: 'fhir/binary/b1', VersionId: 'v1' }] });
+    s3.on(DeleteObjectsCommand).resolves({ Errors: [{ Key: 'fhir/binary/b1', Code: 'AccessDenied' }] });
+    await expect(new S3DocumentStore({ client: client(), bucket: BUCKET }).erase('fhir/binary/b1')).rejects.toThrow(
+      DocumentStoreError,
+    );
   });
 });
