@@ -148,7 +148,7 @@ async function deleteRows(db: SqlExecutor, refs: Ref[], counts: ErasureCounts): 
   }
 }
 
-interface JournalEntry {
+export interface JournalEntry {
   patientId: string;
   requestedAt: string;
   completedAt?: string;
@@ -290,30 +290,46 @@ export async function expungePatient(
   return { counts, already: false };
 }
 
+/** The patients the journal copies in the document store name (they outlive a database restore). */
+export async function journaledErasures(documents: DocumentStore): Promise<JournalEntry[]> {
+  const entries: JournalEntry[] = [];
+  for (const k of await documents.list(ERASURE_JOURNAL_PREFIX)) {
+    if (!k.endsWith('.json')) continue;
+    entries.push(JSON.parse((await documents.get(k)).body.toString('utf8')) as JournalEntry);
+  }
+  return entries;
+}
+
 /**
- * Re-applies every journaled erasure (after a database restore: the journal copies in the document store outlive
- * the restored database). Returns the patients erased again.
+ * Re-applies every journaled erasure after a database restore: a patient a backup brought back is erased again; the
+ * database journal gets back the entries the restore lost. Returns the patients erased again.
  */
 export async function reapplyErasures(
-  deps: ErasureDeps & { listJournal(): Promise<string[]> },
+  deps: ErasureDeps & { documents: DocumentStore },
   auth: AuthContext,
 ): Promise<string[]> {
   const again: string[] = [];
-  for (const patientId of await deps.listJournal()) {
+  for (const entry of await journaledErasures(deps.documents)) {
     const present = await deps.db.query(`SELECT 1 FROM resource WHERE resource_type = 'Patient' AND id = $1`, [
-      patientId,
+      entry.patientId,
     ]);
-    const journaled = await deps.db.query(
-      'SELECT 1 FROM erasure_journal WHERE patient_id = $1 AND completed_at IS NOT NULL',
-      [patientId],
-    );
-    if (present.rowCount === 0 && journaled.rowCount > 0) continue;
-    if (present.rowCount === 0) {
-      // Restored from before the patient existed, or already gone: record the journal entry again.
+    if (present.rows.length > 0) {
+      await expungePatient(deps, auth, entry.patientId, `${entry.reason} (re-applied after a database restore)`);
+      again.push(entry.patientId);
       continue;
     }
-    await expungePatient(deps, auth, patientId, 're-applied after a database restore');
-    again.push(patientId);
+    await deps.db.query(
+      `INSERT INTO erasure_journal (patient_id, requested_at, completed_at, reason, requested_by, counts)
+       VALUES ($1, $2::timestamptz, $3::timestamptz, $4, $5, $6) ON CONFLICT (patient_id) DO NOTHING`,
+      [
+        entry.patientId,
+        entry.requestedAt,
+        entry.completedAt ?? entry.requestedAt,
+        entry.reason,
+        entry.requestedBy,
+        JSON.stringify(entry.counts ?? zero()),
+      ],
+    );
   }
   return again;
 }

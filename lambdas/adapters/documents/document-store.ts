@@ -29,6 +29,8 @@ export interface DocumentStore {
    * a delete marker after `delete`): RGPD erasure. No error when absent.
    */
   erase(key: string): Promise<void>;
+  /** The keys under `prefix` (whole segments, as {@link DocumentStore.deleteOlderThan}), in key order. */
+  list(prefix: string): Promise<string[]>;
   /**
    * Deletes the documents under `prefix` (whole segments: `hl7/inbound` covers `hl7/inbound/…`, not
    * `hl7/inbound-old/…`; `''` covers the whole store) stored before `cutoff`; returns how many.

@@ -137,6 +137,27 @@ export class FileDocumentStore implements DocumentStore {
     }
   }
 
+  async list(prefix: string): Promise<string[]> {
+    const normalized = normalizeDocumentPrefix(prefix);
+    const keys: string[] = [];
+    const walk = async (dir: string, keyPrefix: string): Promise<void> => {
+      let entries: Dirent[];
+      try {
+        entries = await readdir(dir, { withFileTypes: true });
+      } catch (err) {
+        if (['ENOENT', 'ENOTDIR'].includes(errnoCode(err) ?? '')) return;
+        throw fsError('list documents', err);
+      }
+      for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
+        const key = keyPrefix ? `${keyPrefix}/${e.name}` : e.name;
+        if (e.isDirectory()) await walk(path.join(dir, e.name), key);
+        else if (e.isFile() && !e.name.startsWith('.')) keys.push(key);
+      }
+    };
+    await walk(normalized === '' ? this.root : this.pathOf(normalized), normalized);
+    return keys;
+  }
+
   /** Files have a single version: erasing is deleting. */
   async erase(key: string): Promise<void> {
     await this.delete(key);

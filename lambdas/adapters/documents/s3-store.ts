@@ -158,6 +158,24 @@ export class S3DocumentStore implements DocumentStore {
     }
   }
 
+  async list(prefix: string): Promise<string[]> {
+    const normalized = normalizeDocumentPrefix(prefix);
+    const listPrefix = this.prefix + (normalized === '' ? '' : `${normalized}/`);
+    const keys: string[] = [];
+    let token: string | undefined;
+    do {
+      let page: ListObjectsV2CommandOutput;
+      try {
+        page = await this.listPage(listPrefix, token);
+      } catch (err) {
+        throw s3Error('ListObjectsV2', err);
+      }
+      for (const o of page.Contents ?? []) if (o.Key !== undefined) keys.push(o.Key.slice(this.prefix.length));
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return keys;
+  }
+
   async deleteOlderThan(prefix: string, cutoff: Date): Promise<number> {
     const normalized = normalizeDocumentPrefix(prefix);
     const listPrefix = this.prefix + (normalized === '' ? '' : `${normalized}/`);
