@@ -124,17 +124,21 @@ export function baseUrlFor(event: APIGatewayProxyEvent, configured: string | und
  * @example
  * return toProxyResult(await platform.handle(req));
  */
+/** API Gateway serves HTTPS only: browsers must keep to it (two years, subdomains included). */
+export const HSTS = 'max-age=63072000; includeSubDomains';
+
 export function toProxyResult(res: HttpResponse): APIGatewayProxyResult {
+  const headers = { 'strict-transport-security': HSTS, ...res.headers };
   // Raw bytes travel base64-encoded (the REST API must list the media types as binary, or `*/*`).
   if (res.rawBody) {
     return {
       statusCode: res.status,
-      headers: { ...res.headers },
+      headers,
       body: res.rawBody.toString('base64'),
       isBase64Encoded: true,
     };
   }
-  return { statusCode: res.status, headers: { ...res.headers }, body: res.body ?? '' };
+  return { statusCode: res.status, headers, body: res.body ?? '' };
 }
 
 /**

@@ -193,11 +193,19 @@ describe('baseUrlFor', () => {
 describe('toProxyResult', () => {
   it('copies status, headers and body', () => {
     const res = { status: 201, headers: { location: 'https://x/fhir/Patient/1/_history/1' }, body: '{}' };
-    expect(toProxyResult(res)).toEqual({ statusCode: 201, headers: res.headers, body: '{}' });
+    expect(toProxyResult(res)).toEqual({
+      statusCode: 201,
+      headers: { ...res.headers, 'strict-transport-security': 'max-age=63072000; includeSubDomains' },
+      body: '{}',
+    });
   });
 
   it('sends an empty body when the response has none', () => {
-    expect(toProxyResult({ status: 204, headers: {} })).toEqual({ statusCode: 204, headers: {}, body: '' });
+    expect(toProxyResult({ status: 204, headers: {} })).toEqual({
+      statusCode: 204,
+      headers: { 'strict-transport-security': 'max-age=63072000; includeSubDomains' },
+      body: '',
+    });
   });
 
   it('base64-encodes raw content (a Binary served as its own type)', () => {
@@ -205,7 +213,10 @@ describe('toProxyResult', () => {
     const res = toProxyResult({ status: 200, headers: { 'content-type': 'application/pdf' }, rawBody });
     expect(res).toEqual({
       statusCode: 200,
-      headers: { 'content-type': 'application/pdf' },
+      headers: {
+        'content-type': 'application/pdf',
+        'strict-transport-security': 'max-age=63072000; includeSubDomains',
+      },
       body: rawBody.toString('base64'),
       isBase64Encoded: true,
     });

@@ -7,6 +7,7 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-l
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { loadOrCreateLocalKeys, signLocalToken } from '../../lambdas/auth/local-keys.js';
 import { ConfigError } from '../../lambdas/config.js';
+import { HSTS } from '../../lambdas/fhir/apigateway.js';
 import type { HttpRequest, HttpResponse } from '../../lambdas/fhir/http.js';
 import { apiGatewayIdentity, API_HOST as HOST } from '../support/api-gateway.js';
 
@@ -422,7 +423,7 @@ describe('createFhirApiHandler', () => {
       now: () => times.shift() ?? 0,
     });
     const res = await api.base(apiEvent('GET', '/Patient/x'), lambdaContext());
-    expect(res).toEqual({ statusCode: 404, headers: {}, body: '' });
+    expect(res).toEqual({ statusCode: 404, headers: { 'strict-transport-security': HSTS }, body: '' });
     expect(addMetric.mock.calls).toEqual([
       ['FhirRequest', 'Count', 1],
       ['FhirLatency', 'Milliseconds', 42.5],
