@@ -113,6 +113,8 @@ const schema = z
     PFI_MSSANTE_QUEUE_URL: optionalString.pipe(z.url().optional()),
     /** Deliveries of a document job (CDA, MSSanté) before the dead-letter queue. */
     PFI_DOCUMENTS_MAX_RECEIVES: intIn(1, 100, 8),
+    /** Requests per second per client (token), 0 = no limit (API Gateway throttles in AWS). */
+    PFI_RATE_LIMIT_PER_SECOND: intIn(0, 100_000, 0),
     /** AWS: the KMS HMAC_SHA_256 key (ARN) sealing the audit chain; unset = the local key in $PFI_DATA_DIR/keys. */
     PFI_AUDIT_SEAL_KMS_KEY_ID: optionalString,
     PFI_LOG_LEVEL: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT']).default('INFO'),
@@ -220,6 +222,8 @@ export interface Config {
   annuaire: { url: string; apiKey: string | { secretArn: string }; cacheTtlSeconds: number } | undefined;
   /** SQS queue URLs by queue name (`cda`, `mssante`), in AWS. */
   queueUrls: Record<string, string | undefined>;
+  /** Requests per second per client; 0 = unlimited. */
+  rateLimitPerSecond: number;
   /** The KMS key of audit seals (AWS); undefined = the local key file. */
   auditSealKmsKeyId: string | undefined;
   logLevel: Env['PFI_LOG_LEVEL'];
@@ -290,6 +294,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       : undefined,
     queueUrls: { cda: e.PFI_CDA_QUEUE_URL, mssante: e.PFI_MSSANTE_QUEUE_URL },
     auditSealKmsKeyId: e.PFI_AUDIT_SEAL_KMS_KEY_ID,
+    rateLimitPerSecond: e.PFI_RATE_LIMIT_PER_SECOND,
     logLevel: e.PFI_LOG_LEVEL,
   };
 }

@@ -6,6 +6,7 @@ import { outboxAuditRecorder } from '../audit/recorder.js';
 import { createTokenVerifier, type TokenVerifier } from '../auth/verify.js';
 import type { Config } from '../config.js';
 import type { HttpRequest, HttpResponse } from './http.js';
+import { clientRateLimiter } from './rate-limit.js';
 import { FhirRepository } from './repository/repository.js';
 import { createRouter, type OperationHandler } from './router.js';
 import { FhirService, type WriteTrigger } from './service.js';
@@ -56,6 +57,7 @@ export async function createFhirPlatform(
     verifier,
     baseUrl: opts.baseUrl,
     maxBodyBytes: config.maxBodyBytes,
+    rateLimiter: config.rateLimitPerSecond ? clientRateLimiter(config.rateLimitPerSecond) : undefined,
     onError: opts.onError,
   });
   return { db, verifier, service, handle };

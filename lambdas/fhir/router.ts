@@ -12,6 +12,7 @@ import { processBundle } from './bundle.js';
 import { capabilityStatement } from './capability.js';
 import { badRequest, FhirError, notAcceptable, notAllowed, outcome, tooLarge, unsupportedMediaType } from './errors.js';
 import { FHIR_JSON, type HttpRequest, type HttpResponse } from './http.js';
+import type { RateLimiter } from './rate-limit.js';
 import { ResourceGoneError, type StoredResource } from './repository/repository.js';
 import { historyBundle, searchBundle } from './responses.js';
 import { type FhirService, type InteractionResult, parseResourceBody, queryPairs } from './service.js';
@@ -20,6 +21,13 @@ import { type FhirService, type InteractionResult, parseResourceBody, queryPairs
  * An instance-level operation (`POST [type]/[id]/$name`), keyed `Type/$name`. It returns the resource it produced
  * (201 when it created it, 200 when it already existed) or a Bundle/Parameters body.
  */
+/** 429: the client is over its request rate. */
+class RateLimitedError extends FhirError {
+  constructor(readonly retryAfterSeconds: number) {
+    super(429, [{ severity: 'error', code: 'throttled', diagnostics: 'Too many requests: retry later' }]);
+  }
+}
+
 export type OperationHandler = (call: {
   auth: AuthContext;
   type: string;
@@ -35,6 +43,10 @@ export interface RouterOptions {
   /** Public FHIR base URL without trailing slash, or a function of the request (Host header). */
   baseUrl: string | ((req: HttpRequest) => string);
   maxBodyBytes: number;
+  /** Per-client rate limit (429 with Retry-After above it); none by default. */
+  rateLimiter?: RateLimiter;
+  /** Longest accepted query string, in characters (414 above). Default 8,192. */
+  maxQueryLength?: number;
   /** Called for unexpected errors; must not log personal data (the request body is never passed). */
   onError?: (err: unknown, req: HttpRequest) => void;
 }
@@ -221,12 +233,22 @@ export function createRouter(opts: RouterOptions): (req: HttpRequest) => Promise
       (method === 'GET' || method === 'HEAD') &&
       (segments.length === 2 || (segments.length === 4 && segments[2] === '_history'));
     if (!binaryRead && !acceptsFhirJson(req)) throw notAcceptable('Only application/fhir+json is supported');
+    const queryLength = req.query.reduce((n, [k, v]) => n + k.length + v.length + 2, 0);
+    if (queryLength > (opts.maxQueryLength ?? 8192)) {
+      throw new FhirError(414, [
+        { severity: 'error', code: 'too-long', diagnostics: 'The query string is too long (use POST _search)' },
+      ]);
+    }
     if (segments.length === 1 && segments[0] === 'metadata') {
       if (method !== 'GET') throw notAllowed('metadata is read with GET');
       return json(200, capabilityStatement(base(req)), false);
     }
     const auth = await authenticate(req);
     state.auth = auth;
+    const client = auth.clientId ?? auth.subject;
+    if (opts.rateLimiter && !opts.rateLimiter.take(client)) {
+      throw new RateLimitedError(opts.rateLimiter.retryAfterSeconds(client));
+    }
     const svc = opts.service;
     const prefer = preferReturn(req);
     const [type, id, third, vid] = segments;
@@ -361,6 +383,11 @@ export function createRouter(opts: RouterOptions): (req: HttpRequest) => Promise
       }
       return res;
     } catch (err) {
+      if (err instanceof RateLimitedError) {
+        const res = errorResponse(err);
+        res.headers['retry-after'] = String(err.retryAfterSeconds);
+        return res;
+      }
       if (err instanceof FhirError) return errorResponse(err);
       if (err instanceof AuthError) {
         const res = json(401, outcome('error', 'login', err.message));

@@ -12,7 +12,7 @@ export const BASE = 'http://pfi.test/fhir';
 
 export interface TestPlatform {
   platform: FhirPlatform;
-  token(scopes?: string): Promise<string>;
+  token(scopes?: string, clientId?: string): Promise<string>;
   call(
     method: string,
     path: string,
@@ -41,7 +41,7 @@ export async function createTestPlatform(
   let n = 0;
   return {
     platform,
-    token: (scopes = 'system/*.cruds') => signLocalToken(keys, { scopes }),
+    token: (scopes = 'system/*.cruds', clientId?: string) => signLocalToken(keys, { scopes, clientId }),
     async call(method, path, o = {}) {
       const [p = '', q = o.query ?? ''] = path.split('?', 2);
       const headers: Record<string, string> = { ...(o.headers ?? {}) };
