@@ -32,7 +32,9 @@ describe('request limits of the FHIR API', () => {
     const limited = await t.call('GET', '/Patient?gender=male');
     expect(limited.headers['retry-after']).toMatch(/^\d+$/);
     expect(limited.json().issue[0].code).toBe('throttled');
-    const other = await t.call('GET', '/Patient?gender=male', { token: await t.token('system/Patient.rs', 'another-client') });
+    const other = await t.call('GET', '/Patient?gender=male', {
+      token: await t.token('system/Patient.rs', 'another-client'),
+    });
     expect(other.status).not.toBe(429);
   });
 
