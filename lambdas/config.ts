@@ -113,6 +113,15 @@ const schema = z
     PFI_MSSANTE_QUEUE_URL: optionalString.pipe(z.url().optional()),
     /** Deliveries of a document job (CDA, MSSanté) before the dead-letter queue. */
     PFI_DOCUMENTS_MAX_RECEIVES: intIn(1, 100, 8),
+    /** AWS: the S3 bucket (Object Lock) sealed audit batches are exported to. */
+    PFI_AUDIT_EXPORT_BUCKET: optionalString.pipe(
+      z
+        .string()
+        .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name')
+        .optional(),
+    ),
+    /** The KMS key of the audit export bucket (its objects are encrypted with it). */
+    PFI_AUDIT_EXPORT_KMS_KEY_ID: optionalString,
     /** Requests per second per client (token), 0 = no limit (API Gateway throttles in AWS). */
     PFI_RATE_LIMIT_PER_SECOND: intIn(0, 100_000, 0),
     /** AWS: the KMS HMAC_SHA_256 key (ARN) sealing the audit chain; unset = the local key in $PFI_DATA_DIR/keys. */
@@ -222,6 +231,8 @@ export interface Config {
   annuaire: { url: string; apiKey: string | { secretArn: string }; cacheTtlSeconds: number } | undefined;
   /** SQS queue URLs by queue name (`cda`, `mssante`), in AWS. */
   queueUrls: Record<string, string | undefined>;
+  /** The audit export bucket (AWS); undefined = no export. */
+  auditExport: { bucket: string; kmsKeyId: string | undefined } | undefined;
   /** Requests per second per client; 0 = unlimited. */
   rateLimitPerSecond: number;
   /** The KMS key of audit seals (AWS); undefined = the local key file. */
@@ -295,6 +306,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     queueUrls: { cda: e.PFI_CDA_QUEUE_URL, mssante: e.PFI_MSSANTE_QUEUE_URL },
     auditSealKmsKeyId: e.PFI_AUDIT_SEAL_KMS_KEY_ID,
     rateLimitPerSecond: e.PFI_RATE_LIMIT_PER_SECOND,
+    auditExport: e.PFI_AUDIT_EXPORT_BUCKET
+      ? { bucket: e.PFI_AUDIT_EXPORT_BUCKET, kmsKeyId: e.PFI_AUDIT_EXPORT_KMS_KEY_ID }
+      : undefined,
     logLevel: e.PFI_LOG_LEVEL,
   };
 }

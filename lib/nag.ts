@@ -83,6 +83,11 @@ export function acknowledgeFindings(platform: Platform): void {
   for (const fn of functions) ack(fn, { id: documentsObjects, reason: REASONS.objectWildcard });
   for (const fn of functions.slice(0, 3)) ack(fn, { id: 'HIPAA.Security-LambdaDLQ', reason: REASONS.lambdaDlqSqs });
   ack(platform.messaging.outboxRelay, {
+    id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::${platform.compliance.auditExportBucketName}/audit-chain/*]`,
+    reason:
+      'The outbox relay exports each sealed audit batch as a new object (audit-chain/<from>-<to>.jsonl) to the Object Lock bucket: s3:PutObject only, on that prefix, whose keys are created at run time; objects cannot be overwritten or deleted (compliance mode).',
+  });
+  ack(platform.messaging.outboxRelay, {
     id: 'HIPAA.Security-LambdaDLQ',
     reason:
       'Scheduled every minute with no event payload: a failed run leaves the outbox rows in the database and the next run relays them (backlog visible in /health); a DLQ would only hold empty schedule events.',

@@ -3,9 +3,11 @@
  * sealing (./chain.ts). `npm start` runs it every second; in AWS the scheduled outbox-relay function does.
  */
 
+import type { DocumentStore } from '../adapters/documents/document-store.js';
 import type { SqlExecutor } from '../adapters/sql/executor.js';
 import type { FhirRepository } from '../fhir/repository/repository.js';
 import { chainAuditEvents } from './chain.js';
+import { exportSealedBatches } from './export.js';
 import type { SealKey } from './seal-key.js';
 import { writeAuditEvents } from './writer.js';
 
@@ -16,8 +18,8 @@ export async function runAuditTrail(
   db: SqlExecutor,
   repo: FhirRepository,
   key: SealKey,
-  opts: { maxBatches?: number; now?: Date } = {},
-): Promise<{ written: number; chained: number; sealed: boolean }> {
+  opts: { maxBatches?: number; now?: Date; exportTo?: DocumentStore } = {},
+): Promise<{ written: number; chained: number; sealed: boolean; exported: number }> {
   let written = 0;
   for (let i = 0; i < (opts.maxBatches ?? 20); i++) {
     const n = await writeAuditEvents(db, repo, BATCH);
@@ -25,7 +27,8 @@ export async function runAuditTrail(
     if (n < BATCH) break;
   }
   const chain = await chainAuditEvents(db, key, { now: opts.now });
-  return { written, ...chain };
+  const exported = opts.exportTo ? await exportSealedBatches(db, opts.exportTo) : 0;
+  return { written, ...chain, exported };
 }
 
 /** Runs {@link runAuditTrail} every `intervalMs` until stopped; a failed run is retried next tick. */

@@ -9,6 +9,8 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
+import type { DocumentStore } from '../adapters/documents/document-store.js';
+import { documentStoreFromConfig } from '../adapters/documents/from-config.js';
 import { outboxBacklog } from '../adapters/queue/outbox-relay.js';
 import { type SealKey, sealKeyFromConfig } from '../audit/seal-key.js';
 import { runAuditTrail } from '../audit/trail.js';
@@ -26,6 +28,7 @@ let backend: Promise<DocumentsBackend> | undefined;
 export async function relayAll(
   b: DocumentsBackend,
   sealKey: SealKey,
+  exportTo?: DocumentStore,
 ): Promise<{ relayed: number; audited: number; pending: number }> {
   let relayed = 0;
   for (let i = 0; i < MAX_RUNS; i++) {
@@ -33,9 +36,19 @@ export async function relayAll(
     relayed += n;
     if (n < 100) break;
   }
-  const audit = await runAuditTrail(b.db, b.service.repo, sealKey);
+  const audit = await runAuditTrail(b.db, b.service.repo, sealKey, { exportTo });
   const pending = Object.values(await outboxBacklog(b.db)).reduce((a, n) => a + n, 0);
   return { relayed, audited: audit.written, pending };
+}
+
+let exportStore: Promise<DocumentStore | undefined> | undefined;
+/** The audit export bucket (Object Lock, SSE-KMS with its key), when configured. */
+function auditExportStore(b: DocumentsBackend): Promise<DocumentStore | undefined> {
+  const target = b.config.auditExport;
+  exportStore ??= target
+    ? documentStoreFromConfig({ kind: 's3', bucket: target.bucket, kmsKeyId: target.kmsKeyId })
+    : Promise.resolve(undefined);
+  return exportStore;
 }
 
 async function base(): Promise<{ relayed: number; audited: number; pending: number }> {
@@ -44,7 +57,7 @@ async function base(): Promise<{ relayed: number; audited: number; pending: numb
     throw err;
   });
   const ready = await backend;
-  const result = await relayAll(ready, sealKeyFromConfig(ready.config));
+  const result = await relayAll(ready, sealKeyFromConfig(ready.config), await auditExportStore(ready));
   metrics.addMetric('OutboxRelayed', MetricUnit.Count, result.relayed);
   metrics.addMetric('AuditEventsWritten', MetricUnit.Count, result.audited);
   metrics.addMetric('OutboxPending', MetricUnit.Count, result.pending);

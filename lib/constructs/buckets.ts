@@ -93,3 +93,8 @@ export const DOCUMENT_PREFIXES = {
   hl7Inbound: 'hl7/inbound/',
   fhirBinary: 'fhir/binary/',
 } as const;
+
+/** The audit export bucket's name (fixed, so the outbox relay's grant needs no reference to the compliance stack). */
+export const auditExportBucketName = (stage: string, account: string): string => `pfi-${stage}-audit-export-${account}`;
+/** Where the outbox relay writes sealed audit batches (`lambdas/audit/export.ts`). */
+export const AUDIT_EXPORT_PREFIX = 'audit-chain';

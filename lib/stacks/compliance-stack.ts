@@ -2,7 +2,7 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import { AuditTrail } from '../constructs/audit-trail.js';
-import { kmsBucket } from '../constructs/buckets.js';
+import { auditExportBucketName, kmsBucket } from '../constructs/buckets.js';
 import type { PlatformKeys } from '../constructs/platform-keys.js';
 import type { DataStack } from './data-stack.js';
 import { PfiStack, type PfiStackProps } from './pfi-stack.js';
@@ -21,6 +21,8 @@ export interface ComplianceStackProps extends Omit<PfiStackProps, 'classificatio
 export class ComplianceStack extends PfiStack {
   readonly trail: AuditTrail;
   readonly auditExportBucket: s3.Bucket;
+  /** The export bucket's fixed name (a plain string, for grants and cdk-nag acknowledgements). */
+  readonly auditExportBucketName: string;
 
   constructor(scope: Construct, id: string, props: ComplianceStackProps) {
     super(scope, id, { ...props, classification: 'audit' });
@@ -35,7 +37,9 @@ export class ComplianceStack extends PfiStack {
       cluster: props.data.database.cluster,
       alarmTopic: props.alarmTopic,
     });
+    this.auditExportBucketName = auditExportBucketName(s.stage, s.account);
     this.auditExportBucket = kmsBucket(this, 'AuditExport', {
+      bucketName: this.auditExportBucketName,
       key: props.keys.logs,
       accessLogs: props.data.accessLogsBucket,
       accessLogsPrefix: 'audit-export',

@@ -5,6 +5,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
+import { AUDIT_EXPORT_PREFIX, auditExportBucketName } from '../constructs/buckets.js';
 import { FifoQueue } from '../constructs/fifo-queue.js';
 import { grantDocumentStore, grantSend } from '../constructs/grants.js';
 import type { Network } from '../constructs/network.js';
@@ -169,10 +170,30 @@ export class MessagingStack extends PfiStack {
       reservedConcurrency: 1,
       // The relay builds the same documents backend as the workers (it never writes documents itself), and runs
       // the audit trail: AuditEvents from the outbox, hash chain, seals with the HMAC key.
-      environment: { ...documentsEnv, ...this.queueEnvironment, PFI_AUDIT_SEAL_KMS_KEY_ID: keys.seal.keyArn },
+      environment: {
+        ...documentsEnv,
+        ...this.queueEnvironment,
+        PFI_AUDIT_SEAL_KMS_KEY_ID: keys.seal.keyArn,
+        PFI_AUDIT_EXPORT_BUCKET: auditExportBucketName(s.stage, s.account),
+        PFI_AUDIT_EXPORT_KMS_KEY_ID: keys.logs.keyArn,
+      },
     });
     relay.role.addToPrincipalPolicy(
       new iam.PolicyStatement({ actions: ['kms:GenerateMac', 'kms:VerifyMac'], resources: [keys.seal.keyArn] }),
+    );
+    // Sealed audit batches to the Object Lock export bucket (compliance stack; named, so no cross-stack cycle).
+    relay.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['s3:PutObject'],
+        resources: [`arn:${this.partition}:s3:::${auditExportBucketName(s.stage, s.account)}/${AUDIT_EXPORT_PREFIX}/*`],
+      }),
+    );
+    relay.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['kms:GenerateDataKey', 'kms:Encrypt'],
+        resources: [keys.logs.keyArn],
+        conditions: { StringEquals: { 'kms:ViaService': `s3.${this.region}.amazonaws.com` } },
+      }),
     );
     new events.Rule(this, 'OutboxSchedule', {
       description: 'Runs the outbox relay every minute',

@@ -9,6 +9,7 @@ import { statements as annuaireCache } from './migrations/0006-annuaire-cache.js
 import { statements as mssanteSendJournal } from './migrations/0007-mssante-send-journal.js';
 import { statements as auditTrail } from './migrations/0008-audit-trail.js';
 import { statements as erasureJournal } from './migrations/0009-erasure-journal.js';
+import { statements as auditExport } from './migrations/0010-audit-export.js';
 
 export interface Migration {
   version: number;
@@ -27,6 +28,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 7, name: 'mssante-send-journal', statements: mssanteSendJournal },
   { version: 8, name: 'audit-trail', statements: auditTrail },
   { version: 9, name: 'erasure-journal', statements: erasureJournal },
+  { version: 10, name: 'audit-export', statements: auditExport },
 ];
 
 // Arbitrary constant shared by every PFI process: the transaction-level advisory lock that

@@ -161,3 +161,23 @@ describe('the organisation defaults of generated documents', () => {
     }
   });
 });
+
+describe('the audit export (issue 5: sealed batches to Object Lock)', () => {
+  it('gives the outbox relay the export bucket and its key, and PutObject on audit-chain/ only', () => {
+    const { templates } = testPlatform();
+    const relay = propsOf(templates.messaging, 'AWS::Lambda::Function').find((f) =>
+      /Outbox/i.test(f.Description ?? ''),
+    );
+    expect(relay?.Environment.Variables.PFI_AUDIT_EXPORT_BUCKET).toBe('pfi-prod-audit-export-123456789012');
+    expect(relay?.Environment.Variables.PFI_AUDIT_EXPORT_KMS_KEY_ID).toBeDefined();
+    const statements = propsOf(templates.messaging, 'AWS::IAM::Policy').flatMap((p) => p.PolicyDocument.Statement);
+    const put = statements.find((st: any) => JSON.stringify(st.Resource ?? '').includes('audit-export'));
+    expect(put.Action).toBe('s3:PutObject');
+    expect(JSON.stringify(put.Resource)).toContain('/audit-chain/*');
+    const bucket = propsOf(templates.compliance, 'AWS::S3::Bucket').find(
+      (b) => b.BucketName === 'pfi-prod-audit-export-123456789012',
+    );
+    expect(bucket?.ObjectLockEnabled).toBe(true);
+    expect(bucket?.ObjectLockConfiguration.Rule.DefaultRetention.Mode).toBe('COMPLIANCE');
+  });
+});
