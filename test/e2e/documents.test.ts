@@ -5,7 +5,6 @@
  */
 import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
-import { connect } from 'node:net';
 import { join, resolve } from 'node:path';
 import { unzipSync } from 'fflate';
 import { simpleParser } from 'mailparser';
@@ -18,6 +17,7 @@ import { loadSchematron, validateWithSchematron } from '../support/cda-schematro
 import { cdaXsdValidator } from '../support/cda-xsd.js';
 import { labReportOru } from '../support/documents.js';
 import { startTestLocalPlatform } from '../support/local-platform.js';
+import { eventually, sendMllp } from '../support/mllp-client.js';
 
 const CORPUS = resolve(import.meta.dirname, '../../../shared/corpus/cda');
 const HAS_CORPUS = existsSync(join(CORPUS, 'xsd/ans-cda-extended/CDA_extended.xsd'));
@@ -35,42 +35,18 @@ afterAll(async () => {
   await local?.dispose();
 });
 
-function sendMllp(message: string): Promise<string> {
-  return new Promise((resolveAck, reject) => {
-    const socket = connect(local.mllpPort, '127.0.0.1');
-    let buffer = Buffer.alloc(0);
-    socket.on('error', reject);
-    socket.on('data', (d: Buffer) => {
-      buffer = Buffer.concat([buffer, d]);
-      const end = buffer.indexOf(0x1c);
-      if (end >= 0) {
-        socket.end();
-        resolveAck(buffer.subarray(1, end).toString('utf8'));
-      }
-    });
-    socket.write(Buffer.concat([Buffer.from([0x0b]), Buffer.from(message, 'utf8'), Buffer.from([0x1c, 0x0d])]));
-  });
-}
-
 const api = (path: string, init: RequestInit = {}) =>
   fetch(`${local.fhirBaseUrl}${path}`, {
     ...init,
     headers: { authorization: `Bearer ${token}`, 'content-type': 'application/fhir+json', ...(init.headers ?? {}) },
   });
 
-async function eventually<T>(what: string, fn: () => Promise<T | undefined>, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 describe('ORU over MLLP → CR-BIO → MSSanté', () => {
   it('ends as an ANS-valid CR-BIO in FHIR and mails it to the practitioner over STARTTLS with an XDM archive', async () => {
-    const ack = await sendMllp(labReportOru({ ipp: 'E2E-DOC-1', filler: 'E2E-F-1', control: 'E2E-ORU-1' }));
+    const ack = await sendMllp(
+      local.mllpPort,
+      labReportOru({ ipp: 'E2E-DOC-1', filler: 'E2E-F-1', control: 'E2E-ORU-1' }),
+    );
     expect(ack).toContain('MSA|AA|E2E-ORU-1');
 
     const document = await eventually('the CR-BIO DocumentReference', async () => {

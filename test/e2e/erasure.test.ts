@@ -4,7 +4,6 @@
  * AuditEvents' technical references.
  */
 
-import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LEGAL_HOLD } from '../../lambdas/audit/erasure.js';
@@ -13,6 +12,7 @@ import { DOCUMENTS_AUTH } from '../../lambdas/documents/jobs.js';
 import { binaryContentKey } from '../../lambdas/fhir/binary-content.js';
 import { labReportOru } from '../support/documents.js';
 import { startTestLocalPlatform } from '../support/local-platform.js';
+import { eventually, sendMllp } from '../support/mllp-client.js';
 
 let local: Awaited<ReturnType<typeof startTestLocalPlatform>>;
 let keys: Awaited<ReturnType<typeof loadOrCreateLocalKeys>>;
@@ -32,33 +32,6 @@ const api = (path: string, init: RequestInit = {}, bearer = token) =>
     ...init,
     headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/fhir+json', ...(init.headers ?? {}) },
   });
-
-async function eventually<T>(what: string, fn: () => Promise<T | undefined>, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-function sendMllp(message: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(local.mllpPort, '127.0.0.1');
-    let buffer = Buffer.alloc(0);
-    socket.on('error', reject);
-    socket.on('data', (d: Buffer) => {
-      buffer = Buffer.concat([buffer, d]);
-      const end = buffer.indexOf(0x1c);
-      if (end >= 0) {
-        socket.end();
-        resolve(buffer.subarray(1, end).toString('utf8'));
-      }
-    });
-    socket.write(Buffer.concat([Buffer.from([0x0b]), Buffer.from(message, 'utf8'), Buffer.from([0x1c, 0x0d])]));
-  });
-}
 
 /** Rows anywhere outside the audit trail that still carry a text. */
 async function traces(text: string): Promise<number> {
@@ -80,9 +53,9 @@ async function traces(text: string): Promise<number> {
 
 describe('POST /fhir/Patient/<id>/$expunge', () => {
   it('erases the patient’s compartment, documents, raw messages and send journal, keeps AuditEvents, and is idempotent', async () => {
-    expect(await sendMllp(labReportOru({ ipp: 'ERASE-IPP-1', filler: 'ERASE-F-1', control: 'ERASE-1' }))).toContain(
-      'MSA|AA|ERASE-1',
-    );
+    expect(
+      await sendMllp(local.mllpPort, labReportOru({ ipp: 'ERASE-IPP-1', filler: 'ERASE-F-1', control: 'ERASE-1' })),
+    ).toContain('MSA|AA|ERASE-1');
     const document = await eventually('the CR-BIO', async () => {
       const bundle = (await (await api('/DocumentReference?type=http://loinc.org|11502-2')).json()) as {
         entry?: { resource: any }[];

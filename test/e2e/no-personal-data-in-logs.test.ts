@@ -3,7 +3,6 @@
  * a broken one), FHIR creates (and a refused one); the captured logs never carry the patient's name or INS.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
@@ -11,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { loadOrCreateLocalKeys, signLocalToken } from '../../lambdas/auth/local-keys.js';
 import { loadConfig } from '../../lambdas/config.js';
 import { type LocalPlatform, startLocalPlatform } from '../../scripts/local-platform.js';
+import { sendMllp } from '../support/mllp-client.js';
 import { nir, pam } from '../support/pam.js';
 
 const FAMILY = 'Zéphyrine';
@@ -45,23 +45,6 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-function sendMllp(message: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(local.mllpPort, '127.0.0.1');
-    let buffer = Buffer.alloc(0);
-    socket.on('error', reject);
-    socket.on('data', (d: Buffer) => {
-      buffer = Buffer.concat([buffer, d]);
-      const end = buffer.indexOf(0x1c);
-      if (end >= 0) {
-        socket.end();
-        resolve(buffer.subarray(1, end).toString('utf8'));
-      }
-    });
-    socket.write(Buffer.concat([Buffer.from([0x0b]), Buffer.from(message, 'utf8'), Buffer.from([0x1c, 0x0d])]));
-  });
-}
-
 describe('logs', () => {
   it('carry neither the name nor the INS of a patient, whatever happens to their data', async () => {
     const token = await signLocalToken(await loadOrCreateLocalKeys(join(dir, 'keys')), { scopes: 'system/*.cruds' });
@@ -71,11 +54,15 @@ describe('logs', () => {
         headers: { authorization: `Bearer ${token}`, 'content-type': 'application/fhir+json' },
       });
     const ack = await sendMllp(
+      local.mllpPort,
       pam({ event: 'A28', controlId: 'LOG-1', ipp: 'LOG-IPP-1', ins: INS, family: FAMILY, given: GIVEN }),
     );
     expect(ack).toContain('MSA|AA');
     // A message the worker cannot apply (an A47 without MRG): dead-lettered, logged.
-    await sendMllp(pam({ event: 'A47', controlId: 'LOG-2', ipp: 'LOG-IPP-2', ins: INS, family: FAMILY, given: GIVEN }));
+    await sendMllp(
+      local.mllpPort,
+      pam({ event: 'A47', controlId: 'LOG-2', ipp: 'LOG-IPP-2', ins: INS, family: FAMILY, given: GIVEN }),
+    );
     await local.worker.idle();
     await api('/Patient', {
       method: 'POST',
