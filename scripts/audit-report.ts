@@ -12,15 +12,13 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { SqlExecutor } from '../lambdas/adapters/sql/executor.js';
-import { executorFromConfig } from '../lambdas/adapters/sql/from-config.js';
-import { migrate } from '../lambdas/adapters/sql/migrate.js';
 import { loadOrCreateLocalKeys, signLocalToken } from '../lambdas/auth/local-keys.js';
 import { parseScopes } from '../lambdas/auth/scopes.js';
 import { type Config, ConfigError, loadConfig } from '../lambdas/config.js';
-import { DataDirBusyError, lockDataDir } from '../lambdas/fhir/data-dir-lock.js';
 import { FhirRepository } from '../lambdas/fhir/repository/repository.js';
 import { encodeCursor } from '../lambdas/fhir/search/sql.js';
 import { FhirService } from '../lambdas/fhir/service.js';
+import { DatabaseUnreachableError, withPlatformDatabase } from './platform-database.js';
 
 export const EXIT_OK = 0;
 export const EXIT_USAGE = 2;
@@ -174,29 +172,22 @@ export async function runAuditReport(argv: string[], deps: ReportDeps): Promise<
   if (deps.database) {
     events = await viaDatabase(deps.database, params);
   } else {
-    let release: (() => void) | undefined;
-    let db: SqlExecutor | undefined;
     try {
-      if (config.database.kind === 'pglite') release = lockDataDir(config.dataDir);
-      db = await executorFromConfig(config.database);
-      await migrate(db);
-      events = await viaDatabase(db, params);
+      events = await withPlatformDatabase(
+        config,
+        (db) => viaDatabase(db, params),
+        () =>
+          viaPlatform(config, params).catch((e: unknown) => {
+            throw new Error(`${config.dataDir} is in use and the platform does not answer (${(e as Error).message})`);
+          }),
+      );
     } catch (err) {
-      if (!(err instanceof DataDirBusyError)) {
-        deps.err(`audit:report: the database cannot be read (${err instanceof Error ? err.name : 'error'})`);
-        return EXIT_UNREACHABLE;
-      }
-      try {
-        events = await viaPlatform(config, params);
-      } catch (e) {
-        deps.err(
-          `audit:report: ${config.dataDir} is in use and the platform does not answer (${(e as Error).message})`,
-        );
-        return EXIT_UNREACHABLE;
-      }
-    } finally {
-      await db?.close().catch(() => undefined);
-      release?.();
+      deps.err(
+        err instanceof DatabaseUnreachableError
+          ? `audit:report: the database cannot be read (${err.message})`
+          : `audit:report: ${err instanceof Error ? err.message : 'error'}`,
+      );
+      return EXIT_UNREACHABLE;
     }
   }
   for (const line of formatRows(events.map(rowOf), format)) deps.out(line);

@@ -11,13 +11,11 @@
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { SqlExecutor } from '../lambdas/adapters/sql/executor.js';
-import { executorFromConfig } from '../lambdas/adapters/sql/from-config.js';
-import { migrate } from '../lambdas/adapters/sql/migrate.js';
 import { type VerifyReport, verifyAuditChain } from '../lambdas/audit/chain.js';
 import { sealKeyFromConfig } from '../lambdas/audit/seal-key.js';
 import { loadOrCreateLocalKeys, signLocalToken } from '../lambdas/auth/local-keys.js';
 import { type Config, ConfigError, loadConfig } from '../lambdas/config.js';
-import { DataDirBusyError, lockDataDir } from '../lambdas/fhir/data-dir-lock.js';
+import { DatabaseUnreachableError, withPlatformDatabase } from './platform-database.js';
 
 export const EXIT_OK = 0;
 export const EXIT_BROKEN = 1;
@@ -99,26 +97,12 @@ export async function runAuditVerify(argv: string[], deps: VerifyDeps): Promise<
     return report.ok ? EXIT_OK : EXIT_BROKEN;
   };
   if (deps.database) return verify(deps.database);
-  let release = () => {};
-  if (config.database.kind === 'pglite') {
-    try {
-      release = lockDataDir(config.dataDir);
-    } catch (err) {
-      if (err instanceof DataDirBusyError) return askRunningPlatform(config, deps);
-      throw err;
-    }
-  }
-  let db: SqlExecutor | undefined;
   try {
-    db = await executorFromConfig(config.database);
-    await migrate(db);
-    return await verify(db);
+    return await withPlatformDatabase(config, verify, () => askRunningPlatform(config, deps));
   } catch (err) {
-    deps.err(`audit:verify: the database cannot be read (${err instanceof Error ? err.name : 'error'})`);
+    const cause = err instanceof DatabaseUnreachableError ? err.message : err instanceof Error ? err.name : 'error';
+    deps.err(`audit:verify: the database cannot be read (${cause})`);
     return EXIT_UNREACHABLE;
-  } finally {
-    await db?.close().catch(() => undefined);
-    release();
   }
 }
 

@@ -8,14 +8,13 @@
 import { pathToFileURL } from 'node:url';
 import { documentStoreFromConfig } from '../lambdas/adapters/documents/from-config.js';
 import type { SqlExecutor } from '../lambdas/adapters/sql/executor.js';
-import { executorFromConfig } from '../lambdas/adapters/sql/from-config.js';
 import { migrate } from '../lambdas/adapters/sql/migrate.js';
 import { reapplyErasures } from '../lambdas/audit/erasure.js';
 import { directAuditRecorder } from '../lambdas/audit/recorder.js';
 import { parseScopes } from '../lambdas/auth/scopes.js';
 import { ConfigError, loadConfig } from '../lambdas/config.js';
-import { DataDirBusyError, lockDataDir } from '../lambdas/fhir/data-dir-lock.js';
 import { databaseArchive, documentArchive } from '../lambdas/hl7/raw-archive.js';
+import { withPlatformDatabase } from './platform-database.js';
 
 export async function runErasureReapply(
   argv: string[],
@@ -35,20 +34,7 @@ export async function runErasureReapply(
     }
     throw err;
   }
-  let release = () => {};
-  if (!deps.database && config.database.kind === 'pglite') {
-    try {
-      release = lockDataDir(config.dataDir);
-    } catch (err) {
-      if (!(err instanceof DataDirBusyError)) throw err;
-      deps.err(`erasure:reapply: ${err.message}`);
-      return 2;
-    }
-  }
-  let db = deps.database;
-  try {
-    db ??= await executorFromConfig(config.database);
-    await migrate(db);
+  const reapply = async (db: SqlExecutor) => {
     const documents = await documentStoreFromConfig(config.documents);
     const archive = config.hl7.rawArchive === 'database' ? databaseArchive(db) : documentArchive(documents);
     const auth = { subject: 'pfi-erasure-reapply', clientId: 'pfi-erasure-reapply', scopes: parseScopes('') };
@@ -57,12 +43,19 @@ export async function runErasureReapply(
       `erased again: ${again.length} patient(s)${again.length ? ` (${again.map((id) => `Patient/${id}`).join(', ')})` : ''}`,
     );
     return 0;
+  };
+  try {
+    if (deps.database) {
+      await migrate(deps.database);
+      return await reapply(deps.database);
+    }
+    return await withPlatformDatabase(config, reapply, async (busy) => {
+      deps.err(`erasure:reapply: ${busy.message}`);
+      return 2;
+    });
   } catch (err) {
     deps.err(`erasure:reapply: ${err instanceof Error ? err.name : 'error'}`);
     return 3;
-  } finally {
-    if (!deps.database) await db?.close().catch(() => undefined);
-    release();
   }
 }
 

@@ -31,6 +31,21 @@ export interface GeneratedDocument {
   created: boolean;
 }
 
+/** A stored resource's JSON. */
+export const parseStored = (r: StoredResource): Json => JSON.parse(r.json) as Json;
+/** `Type/id` of a stored resource. */
+export const referenceOf = (r: { resourceType: string; id: string }): string => `${r.resourceType}/${r.id}`;
+
+/** The current generated document, read back for its caller (nothing made this time). */
+export async function existingDocument(
+  service: FhirService,
+  auth: AuthContext,
+  current: Json,
+): Promise<GeneratedDocument> {
+  const stored = await service.read(auth, 'DocumentReference', String(current['id']));
+  return { documentReference: stored.resource!, created: false };
+}
+
 /** The content of a resource without its server metadata, with keys sorted: what a fingerprint covers. */
 function stable(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(stable);

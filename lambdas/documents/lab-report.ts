@@ -13,14 +13,16 @@ import type { AuthContext } from '../auth/verify.js';
 import { buildCrBio } from '../cda/cr-bio.js';
 import type { CdaOrganisation } from '../cda/organisation.js';
 import { notFound, unprocessable } from '../fhir/errors.js';
-import type { StoredResource } from '../fhir/repository/repository.js';
 import type { FhirService } from '../fhir/service.js';
 import type { Resource } from '../fhir/types.js';
 import {
+  existingDocument,
   fingerprintOf,
   type GeneratedDocument,
   type Json,
+  parseStored,
   planGeneration,
+  referenceOf,
   withGenerationRetry,
   writeGeneratedDocument,
 } from './generated-document.js';
@@ -35,9 +37,6 @@ export interface LabReportDeps {
 }
 
 export type LabReportResult = GeneratedDocument;
-
-const parse = (r: StoredResource) => JSON.parse(r.json) as Json;
-const refOf = (r: { resourceType: string; id: string }) => `${r.resourceType}/${r.id}`;
 
 /** A report with what its document is made from. */
 export interface LoadedLabReport {
@@ -67,8 +66,8 @@ export async function loadLabReport(
   ]);
   const match = result.matches[0];
   if (!match) throw notFound(`DiagnosticReport/${reportId} not found`);
-  const report = parse(match);
-  const byRef = new Map(result.included.map((r) => [refOf(r), parse(r)]));
+  const report = parseStored(match);
+  const byRef = new Map(result.included.map((r) => [referenceOf(r), parseStored(r)]));
   const results = ((report['result'] as { reference?: string }[] | undefined) ?? []).map((r) => r.reference);
   const observations = results.map((r) => (r ? byRef.get(r) : undefined)).filter((o): o is Json => o !== undefined);
   const subject = (report['subject'] as { reference?: string } | undefined)?.reference;
@@ -78,8 +77,8 @@ export async function loadLabReport(
     observations,
     patient: subject ? byRef.get(subject) : undefined,
     encounter: encounter ? byRef.get(encounter) : undefined,
-    practitioners: result.included.filter((r) => r.resourceType === 'Practitioner').map(parse),
-    generated: result.included.filter((r) => r.resourceType === 'DocumentReference').map(parse),
+    practitioners: result.included.filter((r) => r.resourceType === 'Practitioner').map(parseStored),
+    generated: result.included.filter((r) => r.resourceType === 'DocumentReference').map(parseStored),
   };
 }
 
@@ -106,10 +105,7 @@ export function generateLabReport(deps: LabReportDeps, auth: AuthContext, report
       fingerprintOf([report, ...sortById(observations)]),
       loaded.generated,
     );
-    if ('current' in decided) {
-      const stored = await deps.service.read(auth, 'DocumentReference', String(decided.current['id']));
-      return { documentReference: stored.resource!, created: false };
-    }
+    if ('current' in decided) return existingDocument(deps.service, auth, decided.current);
     const { plan } = decided;
     const xml = await buildCrBio({
       report: report as Resource,

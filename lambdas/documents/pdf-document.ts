@@ -11,14 +11,16 @@ import { buildLevel1 } from '../cda/level1.js';
 import type { CdaOrganisation } from '../cda/organisation.js';
 import { binaryBytes } from '../fhir/binary-content.js';
 import { notFound, unprocessable } from '../fhir/errors.js';
-import type { StoredResource } from '../fhir/repository/repository.js';
 import type { FhirService } from '../fhir/service.js';
 import type { Resource } from '../fhir/types.js';
 import {
+  existingDocument,
   fingerprintOf,
   type GeneratedDocument,
   type Json,
+  parseStored,
   planGeneration,
+  referenceOf,
   withGenerationRetry,
   writeGeneratedDocument,
 } from './generated-document.js';
@@ -49,8 +51,6 @@ export function needsLevel1(d: Json): boolean {
   return attachments.some((a) => isPdf(a) && a.url?.startsWith('Binary/')) && !attachments.some(isXml);
 }
 
-const parse = (r: StoredResource) => JSON.parse(r.json) as Json;
-const refOf = (r: { resourceType: string; id: string }) => `${r.resourceType}/${r.id}`;
 const business = (diagnostics: string) => unprocessable([{ severity: 'error', code: 'business-rule', diagnostics }]);
 
 /**
@@ -74,9 +74,9 @@ export function generatePdfDocument(
     ]);
     const match = result.matches[0];
     if (!match) throw notFound(`DocumentReference/${sourceId} not found`);
-    const source = parse(match);
+    const source = parseStored(match);
     if (!needsLevel1(source)) throw business('The document has no PDF content to wrap, or already a CDA');
-    const byRef = new Map(result.included.map((r) => [refOf(r), parse(r)]));
+    const byRef = new Map(result.included.map((r) => [referenceOf(r), parseStored(r)]));
     const patientRef = (source['subject'] as { reference?: string } | undefined)?.reference;
     const patient = patientRef ? byRef.get(patientRef) : undefined;
     if (patient?.['resourceType'] !== 'Patient') throw business('The document has no readable Patient');
@@ -102,7 +102,7 @@ export function generatePdfDocument(
 
     const generated = result.included
       .filter((r) => r.resourceType === 'DocumentReference')
-      .map(parse)
+      .map(parseStored)
       .filter((d) =>
         ((d['relatesTo'] as { code?: string; target?: { reference?: string } }[] | undefined) ?? []).some(
           (r) => r.code === 'transforms' && r.target?.reference === `DocumentReference/${sourceId}`,
@@ -110,10 +110,7 @@ export function generatePdfDocument(
       );
     const fingerprint = fingerprintOf([pdf, { type: loinc.code, title, confidentiality, author: authorRef ?? '' }]);
     const decided = planGeneration(`DocumentReference/${sourceId}`, fingerprint, generated);
-    if ('current' in decided) {
-      const stored = await deps.service.read(auth, 'DocumentReference', String(decided.current['id']));
-      return { documentReference: stored.resource!, created: false };
-    }
+    if ('current' in decided) return existingDocument(deps.service, auth, decided.current);
     const { plan } = decided;
     const xml = buildLevel1({
       pdf,
