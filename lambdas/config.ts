@@ -53,6 +53,10 @@ const schema = z
     PFI_MLLP_PORT: port.default(2575),
     /** Partner registry JSON file for the MLLP bridge; unset = open registry (any sender, UTF-8 fallback). */
     PFI_MLLP_REGISTRY: optionalString,
+    /** MLLP bridge limits (mllp-bridge/src/server.ts); unset = the bridge's defaults: 100, 600 s, 60 s. */
+    PFI_MLLP_MAX_CONNECTIONS: z.coerce.number().int().min(1).max(10_000).optional(),
+    PFI_MLLP_IDLE_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(86_400).optional(),
+    PFI_MLLP_FRAME_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(3_600).optional(),
     /** S3 bucket of the document store (SSE-KMS); unset = files under `$PFI_DATA_DIR/documents`. */
     PFI_DOCUMENTS_BUCKET: optionalString.pipe(
       z
@@ -68,6 +72,12 @@ const schema = z
     PFI_HL7_RAW_ARCHIVE: z.enum(['database', 'documents']).optional(),
     /** Deliveries of an inbound HL7 message before it goes to the dead-letter queue. */
     PFI_HL7_MAX_RECEIVES: intIn(1, 100, 5),
+    /**
+     * Seconds a message received by a local queue worker (HL7 ingest, CDA) stays hidden before another attempt: after a
+     * crash on a PostgreSQL server, what the dead process held waits this long (the embedded database releases it at
+     * start-up). Must exceed the slowest batch.
+     */
+    PFI_QUEUE_VISIBILITY_TIMEOUT_SECONDS: intIn(5, 43_200, 60),
     /** HL7 messages the local ingest worker applies together as one batch (distinct patients: groups stay ordered). */
     PFI_HL7_WORKER_CONCURRENCY: intIn(1, 500, 64),
     /** JSON file of the platform organisation's CDA defaults (lambdas/cda/organisation.ts); unset = the example one. */
@@ -97,6 +107,10 @@ const schema = z
     PFI_SMTP_SECRET_ARN: optionalString.pipe(arn.optional()),
     /** Port of the embedded SMTP sink (`0` = any free port). */
     PFI_SMTP_SINK_PORT: port.default(2526),
+    /** SMTP connection, greeting and socket-inactivity timeouts (each). */
+    PFI_SMTP_TIMEOUT_SECONDS: intIn(1, 300, 30),
+    /** Longest whole SMTP transaction (a relay that trickles bytes never trips an inactivity timeout). */
+    PFI_SMTP_SEND_TIMEOUT_SECONDS: intIn(1, 240, 90),
     /** The BAL applicative address the platform sends from. */
     PFI_MSSANTE_FROM: z.email().default('pfi@pfi.test-ci-sis.mssante.fr'),
     /** X-MSS-NIL: the product reference number given when declaring the software. */
@@ -113,6 +127,9 @@ const schema = z
     PFI_MSSANTE_QUEUE_URL: optionalString.pipe(z.url().optional()),
     /** Deliveries of a document job (CDA, MSSanté) before the dead-letter queue. */
     PFI_DOCUMENTS_MAX_RECEIVES: intIn(1, 100, 8),
+    /** Local MSSanté worker: first retry delay after a temporary failure, doubled at each attempt up to the max. */
+    PFI_MSSANTE_RETRY_BASE_SECONDS: intIn(1, 3600, 30),
+    PFI_MSSANTE_RETRY_MAX_SECONDS: intIn(1, 43_200, 900),
     /** AWS: the S3 bucket (Object Lock) sealed audit batches are exported to. */
     PFI_AUDIT_EXPORT_BUCKET: optionalString.pipe(
       z
@@ -172,6 +189,13 @@ const schema = z
         message: 'PFI_ORGANISATION_FILE and PFI_ORGANISATION_JSON are alternatives: set one',
       });
     }
+    if (c.PFI_MSSANTE_RETRY_MAX_SECONDS < c.PFI_MSSANTE_RETRY_BASE_SECONDS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['PFI_MSSANTE_RETRY_MAX_SECONDS'],
+        message: 'must be at least PFI_MSSANTE_RETRY_BASE_SECONDS',
+      });
+    }
     if (c.PFI_DOCUMENTS_KMS_KEY_ID !== undefined && c.PFI_DOCUMENTS_BUCKET === undefined) {
       ctx.addIssue({
         code: 'custom',
@@ -197,7 +221,15 @@ export interface Config {
   auth:
     | { mode: 'local'; keyDir: string }
     | { mode: 'jwks'; issuer: string; audience: string | undefined; jwksUrl: string };
-  mllp: { host: string; port: number; registryFile: string | undefined };
+  mllp: {
+    host: string;
+    port: number;
+    registryFile: string | undefined;
+    /** Bridge limits; undefined = the bridge's own defaults. */
+    maxConnections: number | undefined;
+    idleTimeoutMs: number | undefined;
+    frameTimeoutMs: number | undefined;
+  };
   documents: { kind: 'file'; dir: string } | { kind: 's3'; bucket: string; kmsKeyId: string | undefined };
   hl7: {
     /** Days raw HL7 messages stay in their archive. */
@@ -208,6 +240,8 @@ export interface Config {
     maxReceives: number;
     /** Messages (of distinct groups) the local ingest worker applies together as one batch. */
     workerConcurrency: number;
+    /** Seconds a received message stays hidden (local queue workers: HL7 ingest and CDA). */
+    visibilityTimeoutSeconds: number;
   };
   /** CDA generation: the organisation defaults file (undefined = the example organisation) and the PDF copy. */
   cda: { organisationFile: string | undefined; organisationJson: string | undefined; pdf: boolean };
@@ -227,6 +261,12 @@ export interface Config {
     receiptsTo: string | undefined;
     /** Deliveries before the dead-letter queue (also for CDA jobs). */
     maxReceives: number;
+    /** SMTP connection, greeting and socket-inactivity timeouts, and the deadline of a whole transaction. */
+    smtpTimeoutSeconds: number;
+    smtpSendTimeoutSeconds: number;
+    /** Local worker retries after a temporary failure: base, 2 × base, 4 × base… at most max (SQS's own in AWS). */
+    retryBaseSeconds: number;
+    retryMaxSeconds: number;
   };
   annuaire: { url: string; apiKey: string | { secretArn: string }; cacheTtlSeconds: number } | undefined;
   /** SQS queue URLs by queue name (`cda`, `mssante`), in AWS. */
@@ -273,13 +313,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxBodyBytes: e.PFI_MAX_BODY_BYTES,
     maxResourceBytes: e.PFI_MAX_RESOURCE_BYTES,
     auth,
-    mllp: { host: e.PFI_MLLP_HOST, port: e.PFI_MLLP_PORT, registryFile: e.PFI_MLLP_REGISTRY },
+    mllp: {
+      host: e.PFI_MLLP_HOST,
+      port: e.PFI_MLLP_PORT,
+      registryFile: e.PFI_MLLP_REGISTRY,
+      maxConnections: e.PFI_MLLP_MAX_CONNECTIONS,
+      idleTimeoutMs: e.PFI_MLLP_IDLE_TIMEOUT_SECONDS === undefined ? undefined : e.PFI_MLLP_IDLE_TIMEOUT_SECONDS * 1000,
+      frameTimeoutMs:
+        e.PFI_MLLP_FRAME_TIMEOUT_SECONDS === undefined ? undefined : e.PFI_MLLP_FRAME_TIMEOUT_SECONDS * 1000,
+    },
     documents,
     hl7: {
       rawRetentionDays: e.PFI_HL7_RAW_RETENTION_DAYS,
       rawArchive: e.PFI_HL7_RAW_ARCHIVE ?? (documents.kind === 's3' ? 'documents' : 'database'),
       maxReceives: e.PFI_HL7_MAX_RECEIVES,
       workerConcurrency: e.PFI_HL7_WORKER_CONCURRENCY,
+      visibilityTimeoutSeconds: e.PFI_QUEUE_VISIBILITY_TIMEOUT_SECONDS,
     },
     cda: { organisationFile: e.PFI_ORGANISATION_FILE, organisationJson: e.PFI_ORGANISATION_JSON, pdf: e.PFI_CDA_PDF },
     mssante: {
@@ -295,6 +344,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       nil: e.PFI_MSSANTE_NIL,
       receiptsTo: e.PFI_MSSANTE_RECEIPTS_TO,
       maxReceives: e.PFI_DOCUMENTS_MAX_RECEIVES,
+      smtpTimeoutSeconds: e.PFI_SMTP_TIMEOUT_SECONDS,
+      smtpSendTimeoutSeconds: e.PFI_SMTP_SEND_TIMEOUT_SECONDS,
+      retryBaseSeconds: e.PFI_MSSANTE_RETRY_BASE_SECONDS,
+      retryMaxSeconds: e.PFI_MSSANTE_RETRY_MAX_SECONDS,
     },
     annuaire: e.PFI_ANNUAIRE_URL
       ? {

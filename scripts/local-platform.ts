@@ -31,7 +31,7 @@ import {
 import {
   describeDocumentError,
   isDocumentPoison,
-  mssanteRetryDelaySeconds,
+  mssanteRetryDelays,
   runCdaJob,
   runMssanteJob,
 } from '../lambdas/documents/jobs.js';
@@ -115,8 +115,19 @@ export async function startLocalPlatform(config: Config, opts: LocalPlatformOpti
       }),
   });
   const queue = new SqlQueue(platform.db);
+  if (platform.db.kind === 'pglite') {
+    // One process opens the embedded database (the data directory lock): what its queues hold in flight at start-up
+    // was held by a process that crashed, and is retried now rather than after the visibility timeout.
+    for (const name of [HL7_INBOUND_QUEUE, CDA_QUEUE, MSSANTE_QUEUE]) {
+      const released = await queue.releaseHeld(name);
+      if (released) logger.warn('messages held by a stopped process released', { queue: name, released });
+    }
+  }
   const sealKey = sealKeyFromConfig(config);
   let auditTrail: ReturnType<typeof startAuditTrail> | undefined;
+  // /health answers before the MLLP port listens (it is opened last): not ready until then, so that "healthy" means
+  // an interface engine can connect.
+  let mllpListening = false;
   const http = createLocalServer({
     handle: platform.handle,
     maxBodyBytes: config.maxBodyBytes,
@@ -136,6 +147,7 @@ export async function startLocalPlatform(config: Config, opts: LocalPlatformOpti
       },
     },
     health: async () => {
+      if (!mllpListening) return { ok: false, details: { database: platform.db.kind, mllp: 'starting' } };
       try {
         const queues: Record<string, unknown> = {};
         for (const name of [HL7_INBOUND_QUEUE, CDA_QUEUE, MSSANTE_QUEUE]) queues[name] = await queue.depth(name);
@@ -174,6 +186,7 @@ export async function startLocalPlatform(config: Config, opts: LocalPlatformOpti
     describeError: describeDocumentError,
     isPoison: isDocumentPoison,
     concurrency: 2,
+    visibilityTimeoutSeconds: config.hl7.visibilityTimeoutSeconds,
     maxReceives: config.mssante.maxReceives,
     events: { failed: jobFailed(CDA_QUEUE) },
   });
@@ -196,7 +209,7 @@ export async function startLocalPlatform(config: Config, opts: LocalPlatformOpti
     process: (m) => runMssanteJob(mssanteDeps, m.body),
     describeError: describeDocumentError,
     isPoison: isDocumentPoison,
-    retryDelaySeconds: mssanteRetryDelaySeconds,
+    retryDelaySeconds: mssanteRetryDelays(config.mssante.retryBaseSeconds, config.mssante.retryMaxSeconds),
     concurrency: 4,
     maxReceives: config.mssante.maxReceives,
     // An SMTP transaction with a large archive may take a while on a slow relay.
@@ -232,6 +245,7 @@ export async function startLocalPlatform(config: Config, opts: LocalPlatformOpti
     queueName: HL7_INBOUND_QUEUE,
     concurrency: config.hl7.workerConcurrency * 2,
     maxReceives: config.hl7.maxReceives,
+    visibilityTimeoutSeconds: config.hl7.visibilityTimeoutSeconds,
     resolveBody: (body) => resolveInboundBody(body, async (p) => (await documents.get(p.key)).body),
     ingest,
     events: {
@@ -278,6 +292,9 @@ export async function startLocalPlatform(config: Config, opts: LocalPlatformOpti
   const bridge = createMllpServer({
     registry: config.mllp.registryFile ? await loadRegistryFile(config.mllp.registryFile) : openRegistry(),
     accepts: (type, event) => messageKind(type, event) !== undefined,
+    maxConnections: config.mllp.maxConnections,
+    idleTimeoutMs: config.mllp.idleTimeoutMs,
+    frameTimeoutMs: config.mllp.frameTimeoutMs,
     enqueue: async (msg) => {
       const body: Record<string, string> = { message: msg.body, receivedAt: msg.receivedAt.toISOString() };
       if (msg.ippSystem) body['ippSystem'] = msg.ippSystem;
@@ -286,6 +303,7 @@ export async function startLocalPlatform(config: Config, opts: LocalPlatformOpti
     },
   });
   const mllpPort = await bridge.listen(config.mllp.port, config.mllp.host);
+  mllpListening = true;
 
   const purge = async () => {
     try {

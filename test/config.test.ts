@@ -13,7 +13,13 @@ describe('loadConfig', () => {
     expect(c.fhirBaseUrl).toBeUndefined();
     expect(c.mllp).toEqual({ host: '127.0.0.1', port: 2575, registryFile: undefined });
     expect(c.documents).toEqual({ kind: 'file', dir: '.pfi-data/documents' });
-    expect(c.hl7).toEqual({ rawRetentionDays: 90, rawArchive: 'database', maxReceives: 5, workerConcurrency: 64 });
+    expect(c.hl7).toEqual({
+      rawRetentionDays: 90,
+      rawArchive: 'database',
+      maxReceives: 5,
+      workerConcurrency: 64,
+      visibilityTimeoutSeconds: 60,
+    });
     expect(loadConfig({ PFI_DOCUMENTS_BUCKET: 'pfi-docs' }).hl7.rawArchive).toBe('documents');
     expect(loadConfig({ PFI_HL7_RAW_ARCHIVE: 'documents' }).hl7.rawArchive).toBe('documents');
     expect(() => loadConfig({ PFI_HL7_RAW_ARCHIVE: 'files' })).toThrow(/PFI_HL7_RAW_ARCHIVE/);
@@ -102,9 +108,19 @@ describe('loadConfig', () => {
 
   it('reads the HL7 worker settings within their bounds, one line per bad variable without its value', () => {
     expect(
-      loadConfig({ PFI_HL7_RAW_RETENTION_DAYS: '3650', PFI_HL7_MAX_RECEIVES: '1', PFI_HL7_WORKER_CONCURRENCY: '500' })
-        .hl7,
-    ).toEqual({ rawRetentionDays: 3650, rawArchive: 'database', maxReceives: 1, workerConcurrency: 500 });
+      loadConfig({
+        PFI_HL7_RAW_RETENTION_DAYS: '3650',
+        PFI_HL7_MAX_RECEIVES: '1',
+        PFI_HL7_WORKER_CONCURRENCY: '500',
+        PFI_QUEUE_VISIBILITY_TIMEOUT_SECONDS: '10',
+      }).hl7,
+    ).toEqual({
+      rawRetentionDays: 3650,
+      rawArchive: 'database',
+      maxReceives: 1,
+      workerConcurrency: 500,
+      visibilityTimeoutSeconds: 10,
+    });
     let message = '';
     try {
       loadConfig({
@@ -128,7 +144,35 @@ describe('loadConfig', () => {
     expect(message).not.toContain('secret');
     expect(message).not.toContain('3651');
     expect(() => loadConfig({ PFI_HL7_WORKER_CONCURRENCY: '501' })).toThrow(/PFI_HL7_WORKER_CONCURRENCY/);
+    expect(() => loadConfig({ PFI_QUEUE_VISIBILITY_TIMEOUT_SECONDS: '4' })).toThrow(
+      /PFI_QUEUE_VISIBILITY_TIMEOUT_SECONDS/,
+    );
     expect(() => loadConfig({ PFI_HL7_MAX_RECEIVES: '101' })).toThrow(/PFI_HL7_MAX_RECEIVES/);
     expect(() => loadConfig({ PFI_HL7_RAW_RETENTION_DAYS: '0' })).toThrow(/PFI_HL7_RAW_RETENTION_DAYS/);
+  });
+
+  it('reads the MSSanté retry and SMTP timeout settings: defaults unchanged, bounds, max at least base', () => {
+    expect(loadConfig({}).mssante).toMatchObject({
+      smtpTimeoutSeconds: 30,
+      smtpSendTimeoutSeconds: 90,
+      retryBaseSeconds: 30,
+      retryMaxSeconds: 900,
+    });
+    expect(
+      loadConfig({
+        PFI_SMTP_TIMEOUT_SECONDS: '2',
+        PFI_SMTP_SEND_TIMEOUT_SECONDS: '4',
+        PFI_MSSANTE_RETRY_BASE_SECONDS: '1',
+        PFI_MSSANTE_RETRY_MAX_SECONDS: '2',
+      }).mssante,
+    ).toMatchObject({ smtpTimeoutSeconds: 2, smtpSendTimeoutSeconds: 4, retryBaseSeconds: 1, retryMaxSeconds: 2 });
+    expect(() => loadConfig({ PFI_MSSANTE_RETRY_BASE_SECONDS: '60', PFI_MSSANTE_RETRY_MAX_SECONDS: '30' })).toThrow(
+      /PFI_MSSANTE_RETRY_MAX_SECONDS: must be at least PFI_MSSANTE_RETRY_BASE_SECONDS/,
+    );
+    expect(() => loadConfig({ PFI_MSSANTE_RETRY_BASE_SECONDS: '0' })).toThrow(/PFI_MSSANTE_RETRY_BASE_SECONDS/);
+    expect(() => loadConfig({ PFI_MSSANTE_RETRY_MAX_SECONDS: '1.5' })).toThrow(/PFI_MSSANTE_RETRY_MAX_SECONDS/);
+    expect(() => loadConfig({ PFI_SMTP_TIMEOUT_SECONDS: '0' })).toThrow(/PFI_SMTP_TIMEOUT_SECONDS/);
+    // The deadline stays under the local worker's visibility timeout (300 s): no second delivery mid-send.
+    expect(() => loadConfig({ PFI_SMTP_SEND_TIMEOUT_SECONDS: '241' })).toThrow(/PFI_SMTP_SEND_TIMEOUT_SECONDS/);
   });
 });

@@ -135,6 +135,8 @@ export async function createMssanteSender(
     cert: secret?.cert ?? (await read(config.clientCertFile, 'PFI_SMTP_CLIENT_CERT_FILE')),
     key: secret?.key ?? (await read(config.clientKeyFile, 'PFI_SMTP_CLIENT_KEY_FILE')),
     rejectUnauthorized: config.rejectUnauthorized,
+    timeoutMs: config.smtpTimeoutSeconds * 1000,
+    sendTimeoutMs: config.smtpSendTimeoutSeconds * 1000,
   });
   return { send: (mail) => sendMail(transport, mail), close: () => transport.close() };
 }

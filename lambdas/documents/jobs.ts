@@ -66,6 +66,14 @@ export function describeDocumentError(err: unknown): FailureDescription {
   return describeCommonError(err);
 }
 
+/**
+ * MSSanté retry delays: `baseSeconds`, then doubled at each attempt, at most `maxSeconds`
+ * (`PFI_MSSANTE_RETRY_BASE_SECONDS`, `PFI_MSSANTE_RETRY_MAX_SECONDS`).
+ */
+export const mssanteRetryDelays =
+  (baseSeconds: number, maxSeconds: number) =>
+  (receiveCount: number): number =>
+    Math.min(maxSeconds, baseSeconds * 2 ** Math.min(30, Math.max(0, receiveCount - 1)));
+
 /** MSSanté retries: 30 s, 1, 2, 4, 8 minutes…, at most 15 minutes (a relay outage often lasts minutes). */
-export const mssanteRetryDelaySeconds = (receiveCount: number): number =>
-  Math.min(900, 30 * 2 ** Math.max(0, receiveCount - 1));
+export const mssanteRetryDelaySeconds = mssanteRetryDelays(30, 900);

@@ -10,7 +10,8 @@
  * Exactly once: the send journal records the Message-ID before the SMTP transaction and the result after it. A job
  * redelivered after the result finalises the Communication without sending; one redelivered after a crash in the
  * middle of the SMTP transaction cannot know whether the relay took the message: it marks the Communication
- * `unknown` with the Message-ID to look up, rather than risk a second copy. Updating that Communication back to
+ * `unknown` with the Message-ID to look up, rather than risk a second copy. So does a send whose whole message went to
+ * the relay but whose reply never came back (connection cut, timeout). Updating that Communication back to
  * `preparation` (a new version) asks for a new send.
  */
 
@@ -286,6 +287,17 @@ export async function sendCommunication(
     // No 250 for the message: the relay did not take it, the next attempt sends it again.
     await deps.journal.delete(communicationId);
     throw new TemporarySendError(`temporary SMTP failure: ${redactAddresses(outcome.reply)}`);
+  }
+  if (outcome.kind === 'unknown') {
+    // The relay has the whole message but its answer was lost: sending again could deliver it twice. The journal
+    // keeps `sending`, so a redelivered job comes to the same conclusion.
+    await finalize(deps, auth, comm, 'unknown', {
+      messageId,
+      reason:
+        `the relay did not confirm the message (${redactAddresses(outcome.reply).slice(0, 300)}): ` +
+        `look up Message-ID ${messageId} at the relay before sending again`,
+    });
+    return { status: 'unknown', messageId };
   }
   const record: SendRecord = {
     communicationId,

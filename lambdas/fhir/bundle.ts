@@ -1,6 +1,7 @@
 import type { AuthContext } from '../auth/verify.js';
 import { badRequest, FhirError, preconditionFailed } from './errors.js';
-import type { StoredResource } from './repository/repository.js';
+import { conditionalLockKey, lockConditions } from './repository/conditional-lock.js';
+import { DuplicateIdentifierError, type StoredResource } from './repository/repository.js';
 import { historyBundle, searchBundle } from './responses.js';
 import { parseETag } from './router.js';
 import { FhirService, queryPairs, requireScope } from './service.js';
@@ -129,7 +130,14 @@ async function execute(svc: FhirService, auth: AuthContext, e: ParsedEntry, base
     }
     case 'POST': {
       if (e.existing) return responseEntry(base, 200, e.existing);
-      const r = await svc.create(auth, e.type, e.resource!, { ifNoneExist: req.ifNoneExist, id: e.id });
+      // In a transaction the condition was resolved (under its lock) before anything was written, and other entries
+      // already refer to the id assigned then: create with that id, never answer with another resource.
+      const r = await svc.create(
+        auth,
+        e.type,
+        e.resource!,
+        e.id !== undefined ? { id: e.id } : { ifNoneExist: req.ifNoneExist },
+      );
       return responseEntry(base, r.status, r.resource);
     }
     case 'PUT': {
@@ -171,9 +179,31 @@ function rank(e: ParsedEntry): number {
   return e.type === 'Patient' ? 1 : 2;
 }
 
+/** The lock of an entry's condition: a conditional create or update (none for the others). */
+function conditionLockOf(e: ParsedEntry): number[] {
+  const ifNoneExist = e.entry.request?.ifNoneExist;
+  if (e.method === 'POST' && ifNoneExist) return [conditionalLockKey(e.type, queryPairs(ifNoneExist))];
+  if (e.method === 'PUT' && !e.id && e.query !== undefined) return [conditionalLockKey(e.type, queryPairs(e.query))];
+  return [];
+}
+
+/** A unique business identifier refused a write (possibly wrapped by {@link atEntry}). */
+const isDuplicateIdentifier = (err: unknown): boolean =>
+  err instanceof DuplicateIdentifierError ||
+  (err instanceof FhirError && err.cause instanceof DuplicateIdentifierError);
+
+/**
+ * Attempts of a transaction with conditional entries that lost a race on a business identifier: a concurrent writer
+ * under another condition (`identifier=value` against `identifier=system|value`, a plain create) took it between
+ * this transaction's search and its write. The transaction rolled back whole; run again, its search finds the winner.
+ */
+const CONDITIONAL_TRANSACTION_ATTEMPTS = 3;
+
 async function transaction(svc: FhirService, auth: AuthContext, entries: ParsedEntry[], base: string): Promise<Bundle> {
   return svc.repo.db.transaction(async (tx) => {
     const t = svc.withRepository(svc.repo.withExecutor(tx));
+    // Every condition of the transaction locked before the first is resolved (./repository/conditional-lock.ts).
+    await lockConditions(tx, entries.flatMap(conditionLockOf));
     const map = new Map<string, string>();
     // Resolve ids first so urn:uuid references can be rewritten before anything is written.
     for (const e of entries) {
@@ -288,8 +318,16 @@ export async function processBundle(
     for (let i = 0; i < raw.length; i++) out.push(errors[i] ?? done.entry![next++]!);
     return { ...done, entry: out };
   }
-  const parsed = raw.map(parseEntry);
-  const fullUrls = parsed.map((e) => e.entry.fullUrl).filter((u): u is string => typeof u === 'string');
-  if (new Set(fullUrls).size !== fullUrls.length) throw badRequest('Two transaction entries have the same fullUrl');
-  return transaction(svc, auth, parsed, base);
+  for (let attempt = 1; ; attempt++) {
+    // Parsed again at each attempt: processing rewrites the entries (ids, references).
+    const parsed = raw.map(parseEntry);
+    const fullUrls = parsed.map((e) => e.entry.fullUrl).filter((u): u is string => typeof u === 'string');
+    if (new Set(fullUrls).size !== fullUrls.length) throw badRequest('Two transaction entries have the same fullUrl');
+    const conditional = parsed.some((e) => conditionLockOf(e).length > 0);
+    try {
+      return await transaction(svc, auth, parsed, base);
+    } catch (err) {
+      if (!conditional || attempt >= CONDITIONAL_TRANSACTION_ATTEMPTS || !isDuplicateIdentifier(err)) throw err;
+    }
+  }
 }

@@ -6,6 +6,7 @@ import { allows, type Interaction } from '../auth/scopes.js';
 import type { AuthContext } from '../auth/verify.js';
 import { withBinaryContent } from './binary-content.js';
 import { badRequest, FhirError, forbidden, notAllowed, preconditionFailed, unprocessable } from './errors.js';
+import { conditionalLockKey, lockConditions } from './repository/conditional-lock.js';
 import type { IdentifierKey } from './repository/identifier-lookup.js';
 import {
   DuplicateIdentifierError,
@@ -266,7 +267,11 @@ export class FhirService {
     return page;
   }
 
-  /** Create, or conditional create when `ifNoneExist` is given (0 → 201, 1 → 200, >1 → 412). */
+  /**
+   * Create, or conditional create when `ifNoneExist` is given (0 → 201, 1 → 200, >1 → 412). A conditional create
+   * searches and writes in one transaction holding the condition's lock (./repository/conditional-lock.ts), so
+   * clients racing on one condition create one resource whatever its type.
+   */
   async create(
     auth: AuthContext,
     type: string,
@@ -277,29 +282,44 @@ export class FhirService {
     requireWritable(type);
     requireScope(auth, type, 'c');
     if (resource.resourceType !== type) throw badRequest(`resourceType must be ${type}`, ['resourceType']);
-    if (opts.ifNoneExist !== undefined) {
-      requireScope(auth, type, 's');
-      const existing = await this.matchOne(type, opts.ifNoneExist);
-      if (existing) return { status: 200, resource: existing };
-    }
-    const links = validate({ ...resource, id: undefined }, type);
-    const id = opts.id ?? newResourceId();
+    const ifNoneExist = opts.ifNoneExist;
+    if (ifNoneExist === undefined) return this.createNew(auth, type, resource, opts.id);
+    requireScope(auth, type, 's');
+    const pairs = queryPairs(ifNoneExist);
     try {
-      const written = await this.repo.create(resource, {
-        patientLinks: links,
-        id,
-        outbox: this.outboxFor({ ...resource, id }, this.auditOfWrite(auth, 'create', 'C', { ...resource, id })),
+      return await this.repo.db.transaction(async (tx) => {
+        await lockConditions(tx, [conditionalLockKey(type, pairs)]);
+        const t = this.withRepository(this.repo.withExecutor(tx));
+        const existing = await t.matchOne(type, ifNoneExist);
+        if (existing) return { status: 200, resource: existing };
+        return t.createNew(auth, type, resource, opts.id);
       });
-      return { status: 201, resource: written.resource };
     } catch (err) {
-      // A concurrent conditional create with the same business identifier won: answer with its resource.
-      if (err instanceof DuplicateIdentifierError && opts.ifNoneExist !== undefined) {
-        // Inside a transaction the failed statement aborted it: the search fails too, keep the 409.
-        const existing = await this.matchOne(type, opts.ifNoneExist).catch(() => undefined);
+      // A concurrent create under another condition took the business identifier: answer with its resource. Inside
+      // a transaction Bundle the failed statement aborted it: the search fails too, keep the 409.
+      if (err instanceof DuplicateIdentifierError) {
+        const existing = await this.matchOne(type, ifNoneExist).catch(() => undefined);
         if (existing) return { status: 200, resource: existing };
       }
       throw err;
     }
+  }
+
+  /** A plain create (no condition): with the given id (a transaction's pre-assigned one) or a new one. */
+  private async createNew(
+    auth: AuthContext,
+    type: string,
+    resource: Resource,
+    givenId: string | undefined,
+  ): Promise<InteractionResult> {
+    const links = validate({ ...resource, id: undefined }, type);
+    const id = givenId ?? newResourceId();
+    const written = await this.repo.create(resource, {
+      patientLinks: links,
+      id,
+      outbox: this.outboxFor({ ...resource, id }, this.auditOfWrite(auth, 'create', 'C', { ...resource, id })),
+    });
+    return { status: 201, resource: written.resource };
   }
 
   /** The single match of a conditional query (search scope needed), undefined for none, 412 for several. */
@@ -401,7 +421,10 @@ export class FhirService {
     return keys.length ? this.repo.findByIdentifiers(keys) : [];
   }
 
-  /** `PUT Type?query`: update the single match, create when none, 412 when several. */
+  /**
+   * `PUT Type?query`: update the single match, create when none, 412 when several; under the condition's lock, like a
+   * conditional create.
+   */
   async conditionalUpdate(
     auth: AuthContext,
     type: string,
@@ -412,19 +435,32 @@ export class FhirService {
     requireWritable(type);
     requireScope(auth, type, 'u');
     requireScope(auth, type, 's');
+    try {
+      return await this.repo.db.transaction(async (tx) => {
+        await lockConditions(tx, [conditionalLockKey(type, queryPairs(query))]);
+        return this.withRepository(this.repo.withExecutor(tx)).conditionalUpdateLocked(auth, type, query, resource);
+      });
+    } catch (err) {
+      // A concurrent writer under another condition created the match meanwhile: apply this body to it rather than
+      // drop it (outside a transaction Bundle: inside one, the failed statement aborted it and the search fails).
+      if (!(err instanceof DuplicateIdentifierError)) throw err;
+      const winner = await this.matchOne(type, query).catch(() => undefined);
+      if (!winner || (resource.id !== undefined && resource.id !== winner.id)) throw err;
+      return this.update(auth, type, winner.id, { ...resource, id: winner.id });
+    }
+  }
+
+  private async conditionalUpdateLocked(
+    auth: AuthContext,
+    type: string,
+    query: string,
+    resource: Resource,
+  ): Promise<InteractionResult> {
     const match = await this.matchOne(type, query);
     if (!match) {
       requireScope(auth, type, 'c');
-      try {
-        // No match: create, with the body's id when it has one (409 if that id exists: R4 conditional update).
-        return await this.create(auth, type, resource, { id: resource.id });
-      } catch (err) {
-        // A concurrent writer created the match meanwhile: apply this body to it rather than drop it.
-        if (!(err instanceof DuplicateIdentifierError)) throw err;
-        const winner = await this.matchOne(type, query).catch(() => undefined);
-        if (!winner || (resource.id !== undefined && resource.id !== winner.id)) throw err;
-        return this.update(auth, type, winner.id, { ...resource, id: winner.id });
-      }
+      // No match: create, with the body's id when it has one (409 if that id exists: R4 conditional update).
+      return this.create(auth, type, resource, { id: resource.id });
     }
     if (resource.id !== undefined && resource.id !== match.id) {
       throw badRequest(`The resource id does not match the resource found by the conditional query`, [`${type}.id`]);

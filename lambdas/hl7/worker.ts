@@ -11,6 +11,7 @@ import { describeCommonError } from '../fhir/describe-error.js';
 import { InboundBodyError } from './inbound-body.js';
 import type { InboundHl7, IngestResult } from './ingest.js';
 import { PoisonMessageError } from './ingest.js';
+import { MappingError } from './map/message.js';
 
 export interface Hl7WorkerEvents {
   applied?(result: IngestResult, message: ReceivedMessage): void;
@@ -50,6 +51,8 @@ export const isPoison = (err: unknown): boolean => err instanceof PoisonMessageE
 export function describeError(err: unknown): { name: string; code: string; message: string } {
   if (err instanceof PoisonMessageError) return { name: err.name, code: err.code, message: err.message };
   if (err instanceof InboundBodyError) return { name: err.name, code: 'bad-queue-body', message: err.message };
+  // Raised while applying (an A47 onto an IPP another patient holds…): PFI's own texts, which name no value.
+  if (err instanceof MappingError) return { name: err.name, code: err.code, message: err.message };
   return describeCommonError(err);
 }
 

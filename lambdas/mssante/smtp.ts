@@ -2,7 +2,8 @@
  * SMTP submission to the MSSanté operator (nodemailer): STARTTLS required (never a word in clear), TLS 1.2 or
  * later, the server certificate checked against a configured CA (IGC-Santé in production), and the BAL
  * applicative's client certificate when configured. The result is classified for the worker: sent, permanent
- * refusal (5xx), or temporary failure (4xx, network, TLS) to retry.
+ * refusal (5xx), temporary failure (4xx, network, TLS) to retry, or unknown: the whole message went to the relay but
+ * its reply never came (connection dropped, timeout), so the relay may have taken it and a retry could deliver it twice.
  */
 
 import nodemailer, {
@@ -27,9 +28,23 @@ export interface MssanteTransportOptions {
   servername?: string;
   /** Connection, greeting and socket inactivity timeout; default 30 s. */
   timeoutMs?: number;
+  /**
+   * Deadline of a whole send (connection to the final reply), default 90 s: a relay that trickles a byte now and then
+   * never trips an inactivity timeout, and would hold the worker past its visibility timeout (a second delivery).
+   */
+  sendTimeoutMs?: number;
 }
 
 export type MssanteTransport = Transporter<SMTPSentMessageInfo>;
+
+/** The send deadline of each transport made by {@link createMssanteTransport}. */
+const sendTimeouts = new WeakMap<MssanteTransport, number>();
+
+/**
+ * Mail option (a function: nodemailer copies it by reference) called once the whole message has been read into the
+ * SMTP connection: from then on, a send without a reply may have been taken by the relay.
+ */
+const ON_TRANSMITTED = 'pfiOnTransmitted';
 
 /** Invalid transport settings. The message never contains the URL (it may hold a password). */
 export class SmtpConfigError extends Error {
@@ -62,7 +77,7 @@ export function createMssanteTransport(opts: MssanteTransportOptions): MssanteTr
   const timeout = opts.timeoutMs ?? 30_000;
   const host = url.hostname.replace(/^\[|\]$/g, '');
   const user = decodeURIComponent(url.username);
-  return nodemailer.createTransport({
+  const transport = nodemailer.createTransport({
     host,
     port: url.port ? Number(url.port) : implicitTls ? 465 : 587,
     secure: implicitTls,
@@ -88,6 +103,19 @@ export function createMssanteTransport(opts: MssanteTransportOptions): MssanteTr
     disableFileAccess: true,
     disableUrlAccess: true,
   });
+  sendTimeouts.set(transport, opts.sendTimeoutMs ?? 90_000);
+  // The message stream ends when the connection has read all of it (the DATA terminator follows).
+  transport.use('stream', (mail, done) => {
+    const onTransmitted = (mail.data as Record<string, unknown>)[ON_TRANSMITTED];
+    if (typeof onTransmitted === 'function') {
+      mail.message.processFunc((input) => {
+        input.once('end', () => onTransmitted());
+        return input;
+      });
+    }
+    done();
+  });
+  return transport;
 }
 
 export interface RejectedRecipient {
@@ -107,7 +135,9 @@ export type SendOutcome =
       accepted: string[];
       rejected: RejectedRecipient[];
     }
-  | { kind: 'temporary'; reply: string; rejected?: RejectedRecipient[] };
+  | { kind: 'temporary'; reply: string; rejected?: RejectedRecipient[] }
+  /** The whole message was transmitted but no reply to it came: the relay may or may not have taken it. */
+  | { kind: 'unknown'; reply: string };
 
 const MAX_REPLY = 500;
 
@@ -140,18 +170,31 @@ function failureText(err: NodemailerError): string {
  * Sends `mail` and classifies the result:
  * - `sent`: the server took the message for at least one recipient (`rejected` lists the others);
  * - `permanent`: a 5xx on the envelope or the data (every recipient refused, or the message refused);
- * - `temporary`: 4xx, 503, network, timeout, TLS or authentication failure — retry later.
+ * - `temporary`: 4xx, 503, network, timeout, TLS or authentication failure before the message was transmitted —
+ *   retry later;
+ * - `unknown`: the connection failed (or the deadline passed) after the whole message was transmitted and before the
+ *   server's reply to it — never retry blindly: the relay may have queued it.
  *
  * Reply strings are server text with e-mail addresses redacted; they never contain the message.
  */
 export async function sendMail(transport: MssanteTransport, mail: SendMailOptions): Promise<SendOutcome> {
   let info: SMTPSentMessageInfo;
+  let transmitted = false;
+  const deadline = AbortSignal.timeout(sendTimeouts.get(transport) ?? 90_000);
   try {
-    info = await transport.sendMail(mail);
+    info = await transport.sendMail({
+      ...mail,
+      signal: mail.signal ? AbortSignal.any([mail.signal, deadline]) : deadline,
+      [ON_TRANSMITTED]: () => {
+        transmitted = true;
+      },
+    } as SendMailOptions);
   } catch (e) {
     const err = e as NodemailerError;
     const rejected = rejectedOf(err.rejectedErrors);
     const code = err.responseCode ?? 0;
+    // No reply to a message the relay has in full: only the relay knows whether it kept it.
+    if (transmitted && code === 0) return { kind: 'unknown', reply: failureText(err) };
     if (MESSAGE_VERDICT.has(err.code ?? '') && code >= 500 && err.permanent !== false) {
       return { kind: 'permanent', reply: safeReply(err.response ?? err.message), accepted: [], rejected };
     }

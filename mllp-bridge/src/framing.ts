@@ -28,6 +28,7 @@ export interface MllpDecoderOptions {
 const MSH = Buffer.from('MSH|', 'latin1');
 const EMPTY = Buffer.alloc(0);
 
+/** `afterFs`: a frame just ended at FS; a CR next is its trailer (skipped), anything else is read as in `seek`. */
 type State = 'seek' | 'frame' | 'afterFs' | 'discard';
 
 /**
@@ -53,8 +54,9 @@ export function frame(payload: Buffer): Buffer {
  *   number of chunks and a chunk may hold several frames.
  * - Bytes outside frames are skipped and reported as `junk` (a count only). Junk is reported at the end of each
  *   `push` or before the next frame, so one run of junk spread over several reads may give several events.
- * - FS followed by a byte other than CR still ends the frame; that byte is then read as if outside a frame: VT or
- *   `MSH|` start the next frame, anything else is reported as junk.
+ * - A frame is complete at its FS: it is returned at once, without waiting for the CR (a sender that omits the CR, or
+ *   whose CR is late, is answered all the same). A CR right after the FS is the trailer, skipped; any other byte is
+ *   read as if outside a frame: VT or `MSH|` start the next frame, anything else is reported as junk.
  * - A VT inside a frame means the sender gave up on the previous frame and started over: the abandoned bytes
  *   (its VT included) are reported as junk and a new frame starts.
  * - When a frame's payload exceeds `maxFrameBytes`, one `oversize` event is emitted (with the bytes seen so far)
@@ -90,6 +92,14 @@ export class MllpDecoder {
   /** Bytes buffered for an incomplete frame (payload so far, or a held partial `MSH`). */
   pending(): number {
     return this.#partsLength + this.#held.length;
+  }
+
+  /**
+   * True while a frame has started and not ended: after its VT (or `MSH|`, or a prefix of it at the end of a read),
+   * and while the rest of an oversize frame is being dropped. The server times frames from the moment this turns true.
+   */
+  inFrame(): boolean {
+    return this.#state === 'frame' || this.#state === 'discard' || this.#held.length > 0;
   }
 
   /**
@@ -154,7 +164,8 @@ export class MllpDecoder {
             i = buf.length;
           } else if (buf[delimiter] === FS) {
             this.#append(buf.subarray(i, delimiter));
-            this.#state = 'afterFs';
+            events.push({ type: 'frame', payload: Buffer.concat(this.#parts, this.#partsLength) });
+            this.#reset('afterFs');
             i = delimiter + 1;
           } else {
             // VT inside a frame: the sender restarted.
@@ -167,8 +178,7 @@ export class MllpDecoder {
           break;
         }
         case 'afterFs': {
-          events.push({ type: 'frame', payload: Buffer.concat(this.#parts, this.#partsLength) });
-          this.#reset('seek');
+          this.#state = 'seek';
           // Without CR the byte is left for 'seek': a new start, or junk.
           if (buf[i] === CR) i += 1;
           break;

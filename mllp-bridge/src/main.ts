@@ -31,6 +31,14 @@ const port = (fallback: number) =>
     .max(65_535, 'must be a port number')
     .default(fallback);
 
+const positiveInt = (max: number) =>
+  z.coerce
+    .number({ error: `must be a whole number from 1 to ${max}` })
+    .int(`must be a whole number from 1 to ${max}`)
+    .min(1, `must be a whole number from 1 to ${max}`)
+    .max(max, `must be a whole number from 1 to ${max}`)
+    .optional();
+
 const envSchema = z.object({
   PFI_MLLP_PORT: port(2575),
   PFI_MLLP_HOST: z.string().min(1, 'must not be empty').default('0.0.0.0'),
@@ -45,6 +53,10 @@ const envSchema = z.object({
   PFI_MLLP_LARGE_MESSAGE_KMS_KEY_ID: z.string().min(1, 'must not be empty').optional(),
   /** Message types queued (`TYPE^EVENT` or `TYPE^*`, comma-separated); others get AE. Default: the worker's set. */
   PFI_MLLP_ACCEPT: z.string().min(1, 'must not be empty').default(DEFAULT_ACCEPTED_TYPES),
+  /** Connection limit and deadlines (see server.ts); unset = the server's defaults (100, 600 s, 60 s). */
+  PFI_MLLP_MAX_CONNECTIONS: positiveInt(10_000),
+  PFI_MLLP_IDLE_TIMEOUT_SECONDS: positiveInt(86_400),
+  PFI_MLLP_FRAME_TIMEOUT_SECONDS: positiveInt(3_600),
   AWS_EXECUTION_ENV: z.string().optional(),
 });
 
@@ -108,6 +120,11 @@ async function main(): Promise<void> {
     enqueue: createSqsEnqueue({ client: new SQSClient({}), queueUrl: env.PFI_MLLP_QUEUE_URL, largeMessages }),
     registry,
     accepts: parseAcceptList(env.PFI_MLLP_ACCEPT),
+    maxConnections: env.PFI_MLLP_MAX_CONNECTIONS,
+    idleTimeoutMs:
+      env.PFI_MLLP_IDLE_TIMEOUT_SECONDS === undefined ? undefined : env.PFI_MLLP_IDLE_TIMEOUT_SECONDS * 1000,
+    frameTimeoutMs:
+      env.PFI_MLLP_FRAME_TIMEOUT_SECONDS === undefined ? undefined : env.PFI_MLLP_FRAME_TIMEOUT_SECONDS * 1000,
     onEvent: metrics.recordEvent,
   });
 

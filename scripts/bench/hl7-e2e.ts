@@ -1,11 +1,10 @@
-import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
-import { createPgExecutor } from '../../lambdas/adapters/sql/pg.js';
 import { loadConfig } from '../../lambdas/config.js';
 import { HL7_INBOUND_QUEUE, startLocalPlatform } from '../local-platform.js';
+import { type ScratchDatabase, scratchDatabase } from '../scratch-database.js';
 import { reachable } from './environment.js';
 import { redactUrl } from './fhir-options.js';
 import type { MllpLoadClient } from './hl7-client-thread.js';
@@ -91,31 +90,6 @@ export async function measureCeiling(s: E2eSettings): Promise<AckFigures> {
   }
 }
 
-/** A fresh database `pfi_bench_<random>` on the server of `adminUrl`, dropped by `drop()`. */
-async function scratchDatabase(adminUrl: string): Promise<{ url: string; name: string; drop(): Promise<void> }> {
-  const name = `pfi_bench_${randomBytes(5).toString('hex')}`;
-  const admin = createPgExecutor(adminUrl, 1);
-  try {
-    await admin.query(`CREATE DATABASE ${name}`);
-  } catch (err) {
-    await admin.close();
-    throw err;
-  }
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    name,
-    async drop() {
-      try {
-        await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      } finally {
-        await admin.close();
-      }
-    },
-  };
-}
-
 /** Resolves after `ms` unless the process has nothing else to do (the timer does not keep it alive). */
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
 
@@ -128,12 +102,12 @@ export async function measurePlatform(backend: Hl7Backend, s: E2eSettings): Prom
     PFI_LOG_LEVEL: 'SILENT',
     ...(s.workerConcurrency === undefined ? {} : { PFI_HL7_WORKER_CONCURRENCY: String(s.workerConcurrency) }),
   };
-  let database: Awaited<ReturnType<typeof scratchDatabase>> | undefined;
+  let database: ScratchDatabase | undefined;
   if (backend === 'pg') {
     if (!(await reachable(s.pgUrl, 5000))) {
       return { backend, skipped: `PostgreSQL server unreachable at ${redactUrl(s.pgUrl)}: skipped (see --pg-url)` };
     }
-    database = await scratchDatabase(s.pgUrl);
+    database = await scratchDatabase(s.pgUrl, 'pfi_bench');
     env['DATABASE_URL'] = database.url;
     s.log(`  database ${database.name} created on ${redactUrl(s.pgUrl)}`);
   }

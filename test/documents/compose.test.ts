@@ -10,6 +10,7 @@ import { createPgliteExecutor } from '../../lambdas/adapters/sql/pglite.js';
 import { EXAMPLE_CDA_ORGANISATION } from '../../lambdas/cda/organisation.js';
 import { ConfigError, loadConfig } from '../../lambdas/config.js';
 import { annuaireFromConfig, createMssanteSender, loadCdaOrganisation } from '../../lambdas/documents/compose.js';
+import { startChaosRelay } from '../../scripts/chaos/smtp-relay.js';
 import { API_KEY, IDS, MAILBOXES, startFakeAnnuaire } from '../support/annuaire-server.js';
 import { createTestPki, type TestPki } from '../support/pki.js';
 import { startTestSmtpServer, type TestServer } from '../support/smtp-server.js';
@@ -91,6 +92,26 @@ describe('createMssanteSender', () => {
     }).mssante;
     await expect(createMssanteSender(missing)).rejects.toThrow('PFI_SMTP_CA_FILE: cannot be read');
     await expect(createMssanteSender(loadConfig({ PFI_DATA_DIR: dir }).mssante)).rejects.toThrow('PFI_SMTP_URL');
+  });
+
+  it('applies PFI_SMTP_SEND_TIMEOUT_SECONDS: a relay trickling its replies fails the send as temporary', async () => {
+    const trickling = await startChaosRelay({ dir, trickleMs: 100 });
+    await trickling.setMode('trickle');
+    const sender = await createMssanteSender(
+      loadConfig({
+        PFI_DATA_DIR: dir,
+        PFI_SMTP_URL: `smtp://127.0.0.1:${trickling.port}`,
+        PFI_SMTP_CA_FILE: trickling.caFile,
+        PFI_SMTP_SEND_TIMEOUT_SECONDS: '1',
+      }).mssante,
+    );
+    try {
+      expect((await sender.send(mail('dr@test-ci-sis.mssante.fr'))).kind).toBe('temporary');
+      expect(trickling.connections.get('trickle')).toBe(1);
+    } finally {
+      sender.close();
+      await trickling.close();
+    }
   });
 });
 

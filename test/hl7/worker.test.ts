@@ -11,6 +11,7 @@ import { migrate } from '../../lambdas/adapters/sql/migrate.js';
 import { createPgliteExecutor } from '../../lambdas/adapters/sql/pglite.js';
 import { FhirError } from '../../lambdas/fhir/errors.js';
 import { type InboundHl7, type IngestResult, PoisonMessageError } from '../../lambdas/hl7/ingest.js';
+import { MappingError } from '../../lambdas/hl7/map/message.js';
 import {
   describeError,
   type Hl7Worker,
@@ -385,6 +386,18 @@ describe('describeError', () => {
     const described = describeError(err);
     expect(described).toEqual({ name: 'PoisonMessageError', code: 'unparseable', message: 'segment 3 has no name' });
     expect(JSON.stringify(described)).not.toMatch(/Durand|IPP1/);
+  });
+
+  it('keeps the code and text of a MappingError raised while applying (the dead letter says why)', () => {
+    const err = new MappingError(
+      'identifier-conflict',
+      'A47: the new identifier already belongs to another patient record',
+    );
+    expect(describeError(err)).toEqual({
+      name: 'MappingError',
+      code: 'identifier-conflict',
+      message: 'A47: the new identifier already belongs to another patient record',
+    });
   });
 
   it('gives a FHIR error its status and its diagnostics, not its cause', () => {

@@ -110,7 +110,13 @@ const cases: Case[] = [
   },
   { name: 'FS at the end of a read, CR in the next', chunks: [vt + 'a' + fs, cr], events: [f('a')] },
   { name: 'FS at the end of a read, stray byte in the next', chunks: [vt + 'a' + fs, 'x'], events: [f('a'), junk(1)] },
-  { name: 'FS at the end of the stream waits for the next byte', chunks: [vt + 'a' + fs], events: [], pending: 1 },
+  // Regression: the frame used to wait for the byte after FS, so a sender that omits the CR never got its ACK.
+  { name: 'FS at the end of the stream ends the frame at once', chunks: [vt + 'a' + fs], events: [f('a')], pending: 0 },
+  {
+    name: 'a CR after FS in a later read is the trailer, not junk',
+    chunks: [vt + 'a' + fs, cr, vt + 'b' + fs + cr],
+    events: [f('a'), f('b')],
+  },
   {
     name: 'VT inside a frame abandons it as junk',
     chunks: [vt + 'ab' + vt + 'c' + fs + cr],
@@ -178,6 +184,26 @@ describe('MllpDecoder', () => {
     expect(decoder.pending()).toBe(0);
     decoder.push(Buffer.alloc(1000, 0x41));
     expect(decoder.pending()).toBe(0);
+  });
+
+  it('inFrame() is true from the first byte of a frame to its end (what the server frame deadline times)', () => {
+    const decoder = new MllpDecoder({ maxFrameBytes: 4 });
+    expect(decoder.inFrame()).toBe(false);
+    decoder.push(bytes('junk'));
+    expect(decoder.inFrame()).toBe(false);
+    decoder.push(bytes(vt));
+    expect(decoder.inFrame()).toBe(true);
+    decoder.push(bytes('ab' + fs));
+    expect(decoder.inFrame()).toBe(false);
+    decoder.push(bytes(cr + 'MS'));
+    expect(decoder.inFrame()).toBe(true);
+    decoder.push(bytes('X'));
+    expect(decoder.inFrame()).toBe(false);
+    // The rest of an oversize frame, dropped until the next VT, is still that frame.
+    decoder.push(bytes(vt + 'abcdef'));
+    expect(decoder.inFrame()).toBe(true);
+    decoder.push(bytes(fs + cr));
+    expect(decoder.inFrame()).toBe(true);
   });
 
   it('decodes a 1 MiB frame pushed in 16-byte chunks', () => {

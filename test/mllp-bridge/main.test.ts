@@ -63,6 +63,21 @@ describe('main.ts', () => {
     expect(stderr).toBe('PFI_MLLP_REGISTRY: cannot read the file (ENOENT)\n');
   });
 
+  it('exits 2 on a bad connection limit or deadline', async () => {
+    const { exit } = start({
+      ...baseEnv(),
+      PFI_MLLP_QUEUE_URL: QUEUE_URL,
+      PFI_MLLP_MAX_CONNECTIONS: '0',
+      PFI_MLLP_FRAME_TIMEOUT_SECONDS: 'soon',
+    });
+    const { code, stderr } = await exit;
+    expect(code).toBe(2);
+    expect(stderr.trim().split('\n').sort()).toEqual([
+      'PFI_MLLP_FRAME_TIMEOUT_SECONDS: must be a whole number from 1 to 3600',
+      'PFI_MLLP_MAX_CONNECTIONS: must be a whole number from 1 to 10000',
+    ]);
+  });
+
   it('serves /health and /metrics, closes MLLP connections and exits 0 with a last EMF line on SIGTERM', async () => {
     const [mllpPort, healthPort] = [await freePort(), await freePort()];
     const { child, exit } = start({

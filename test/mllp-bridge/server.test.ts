@@ -332,6 +332,25 @@ describe('framing limits', () => {
   });
 });
 
+describe('fairness', () => {
+  // Regression: the frames of one read were all handled before the event loop got a turn (their ACK writes complete
+  // synchronously), so a sender pipelining hundreds of small frames delayed every other connection, and new
+  // connections (Node accepts one per turn) waited seconds to be accepted.
+  it('lets the event loop run between turns of frames pipelined by one sender', async () => {
+    let sampled: number | undefined;
+    const s = await start({
+      enqueue: async () => {
+        if (sampled === undefined) setImmediate(() => (sampled ??= s.enqueued.length));
+      },
+    });
+    const c = await s.client();
+    c.socket.write(Buffer.concat(Array.from({ length: 100 }, (_, i) => frame(Buffer.from(adt(`F${i}`))))));
+    await vi.waitFor(() => expect(s.enqueued).toHaveLength(100));
+    expect(sampled).toBeLessThan(100);
+    expect(s.enqueued.map((m) => m.header.controlId)).toEqual(Array.from({ length: 100 }, (_, i) => `F${i}`));
+  });
+});
+
 describe('charsets', () => {
   it('decodes an 8859/1 message to UTF-8 and encodes its ACK in latin1', async () => {
     const s = await start();
@@ -423,16 +442,69 @@ describe('connections', () => {
     expect(field(await c.nextAck(), 'MSA', 1)).toBe('AA');
   });
 
-  it('refuses connections beyond maxConnections at once', async () => {
-    const s = await start({ maxConnections: 1 });
-    const first = await s.client();
-    await vi.waitFor(() => expect(bridge?.connections()).toBe(1));
+  // Regression: with Node's own maxConnections, silent connections took every slot and a real sender was refused.
+  it('when full, gives a new connection the slot of one that never sent a frame, oldest first', async () => {
+    const s = await start({ maxConnections: 3 });
+    const sender = await s.client();
+    sender.send(adt('K1'));
+    expect(field(await sender.nextAck(), 'MSA', 1)).toBe('AA');
+    const silent1 = await s.client();
+    await vi.waitFor(() => expect(bridge?.connections()).toBe(2));
+    const silent2 = await s.client();
+    await vi.waitFor(() => expect(bridge?.connections()).toBe(3));
+    const newcomer = await s.client();
+    await silent1.closed;
+    expect(s.events).toContainEqual({ type: 'connection', state: 'evicted', connections: 2 });
+    newcomer.send(adt('K2'));
+    expect(field(await newcomer.nextAck(), 'MSA', 1)).toBe('AA');
+    // The sender idle since its message outranks the silent connection: the next newcomer takes silent2's slot.
+    const another = await s.client();
+    await silent2.closed;
+    sender.send(adt('K3'));
+    expect(field(await sender.nextAck(), 'MSA', 1)).toBe('AA');
+    another.send(adt('K4'));
+    expect(field(await another.nextAck(), 'MSA', 1)).toBe('AA');
+    expect(s.events.filter((e) => e.type === 'connection' && e.state === 'refused')).toEqual([]);
+  });
+
+  it('when full of senders idle since their last message, evicts the one idle longest', async () => {
+    const s = await start({ maxConnections: 2 });
+    const older = await s.client();
+    older.send(adt('I1'));
+    expect(field(await older.nextAck(), 'MSA', 1)).toBe('AA');
+    const recent = await s.client();
+    recent.send(adt('I2'));
+    expect(field(await recent.nextAck(), 'MSA', 1)).toBe('AA');
+    older.send(adt('I3'));
+    expect(field(await older.nextAck(), 'MSA', 1)).toBe('AA');
+    await s.client();
+    await recent.closed;
+    older.send(adt('I4'));
+    expect(field(await older.nextAck(), 'MSA', 1)).toBe('AA');
+  });
+
+  it('refuses a new connection when every slot has a message in flight or a frame begun', async () => {
+    const gate = deferred();
+    const s = await start({
+      maxConnections: 2,
+      enqueue: (m) => (m.header.controlId === 'Q1' ? gate.promise : Promise.resolve()),
+    });
+    const waiting = await s.client();
+    waiting.send(adt('Q1'));
+    await vi.waitFor(() => expect(s.enqueued).toHaveLength(1));
+    const halfway = await s.client();
+    const bytes = frame(Buffer.from(adt('Q2')));
+    halfway.socket.write(bytes.subarray(0, 40));
+    await vi.waitFor(() => expect(bridge?.connections()).toBe(2));
+    await sleep(50);
     const extra = await s.client();
     await extra.closed;
     expect(extra.received()).toBe(0);
     expect(s.events).toContainEqual(expect.objectContaining({ type: 'connection', state: 'refused' }));
-    first.send(adt('K1'));
-    expect(field(await first.nextAck(), 'MSA', 1)).toBe('AA');
+    halfway.socket.write(bytes.subarray(40));
+    expect(field(await halfway.nextAck(), 'MSA', 2)).toBe('Q2');
+    gate.resolve();
+    expect(field(await waiting.nextAck(), 'MSA', 2)).toBe('Q1');
   });
 
   it('counts connections and reports open/close', async () => {
@@ -463,6 +535,129 @@ describe('connections', () => {
     const base = { enqueue: async () => {}, registry: openRegistry() };
     expect(() => createMllpServer({ ...base, keepAliveMs: 350_000 })).toThrow(RangeError);
     expect(() => createMllpServer({ ...base, maxConnections: 0 })).toThrow(RangeError);
+    expect(() => createMllpServer({ ...base, frameTimeoutMs: 0 })).toThrow(RangeError);
+    expect(() => createMllpServer({ ...base, firstFrameTimeoutMs: 1.5 })).toThrow(RangeError);
+    expect(() => createMllpServer({ ...base, closeGraceMs: -1 })).toThrow(RangeError);
+  });
+});
+
+describe('peers that hold a connection without sending a message', () => {
+  // Regression: each byte re-armed the idle timer, so a frame sent a byte at a time could take forever.
+  it('closes a connection whose frame does not end within frameTimeoutMs, though bytes keep coming', async () => {
+    const s = await start({ frameTimeoutMs: 200, idleTimeoutMs: 60_000 });
+    const c = await s.client();
+    const bytes = frame(Buffer.from(adt('SLOW')));
+    let sent = 0;
+    const drip = setInterval(() => {
+      if (sent < bytes.length && !c.socket.destroyed) c.socket.write(bytes.subarray(sent, ++sent));
+    }, 10);
+    try {
+      await c.closed;
+    } finally {
+      clearInterval(drip);
+    }
+    expect(sent).toBeLessThan(bytes.length);
+    expect(c.received()).toBe(0);
+    expect(s.enqueued).toHaveLength(0);
+    expect(s.events).toContainEqual({ type: 'deadline', kind: 'frame' });
+  });
+
+  it('answers a frame that arrives in pieces within frameTimeoutMs', async () => {
+    const s = await start({ frameTimeoutMs: 5_000 });
+    const c = await s.client();
+    const bytes = frame(Buffer.from(adt('PIECES')));
+    for (const part of [bytes.subarray(0, 10), bytes.subarray(10, 100), bytes.subarray(100)]) {
+      c.socket.write(part);
+      await sleep(30);
+    }
+    expect(field(await c.nextAck(), 'MSA', 2)).toBe('PIECES');
+    expect(s.events.some((e) => e.type === 'deadline')).toBe(false);
+  });
+
+  it('does not count junk as activity: a connection sending only junk is closed after firstFrameTimeoutMs', async () => {
+    const s = await start({ firstFrameTimeoutMs: 200, idleTimeoutMs: 60_000 });
+    const c = await s.client();
+    const noise = setInterval(() => {
+      if (!c.socket.destroyed) c.socket.write('junk without a frame');
+    }, 10);
+    try {
+      await c.closed;
+    } finally {
+      clearInterval(noise);
+    }
+    expect(s.events).toContainEqual({ type: 'idle-timeout' });
+    expect(s.events).toContainEqual(expect.objectContaining({ type: 'junk' }));
+  });
+
+  it('answers a frame whose sender omits the CR after FS', async () => {
+    const s = await start();
+    const c = await s.client();
+    c.socket.write(Buffer.concat([Buffer.from([VT]), Buffer.from(adt('NOCR')), Buffer.from([0x1c])]));
+    expect(field(await c.nextAck(), 'MSA', 2)).toBe('NOCR');
+  });
+
+  // Regression: the bridge ended the connection (FIN) and waited for the peer to close its side, forever.
+  it('destroys a connection the peer leaves half-open for closeGraceMs after the bridge ended it', async () => {
+    const s = await start({ idleTimeoutMs: 100, closeGraceMs: 100 });
+    const socket = await new Promise<net.Socket>((resolve, reject) => {
+      const sock = net.connect({ port: s.port, host: '127.0.0.1', allowHalfOpen: true }, () => resolve(sock));
+      sock.once('error', reject);
+    });
+    socket.on('error', () => {});
+    clients.push(wrap(socket));
+    let ended = false;
+    socket.on('end', () => {
+      ended = true;
+    });
+    await vi.waitFor(() => expect(ended).toBe(true));
+    // The peer never ends its side; the bridge frees the slot anyway.
+    await vi.waitFor(() => expect(bridge?.connections()).toBe(0));
+    expect(socket.destroyed).toBe(false);
+  });
+
+  // Regression: an oversize frame behind a message still being handled left the socket paused for good, so a peer
+  // still writing the rest of it never finished its write, never closed, and kept its slot.
+  it('after an oversize frame, drops what the peer still sends so that it gets the AR and the close', async () => {
+    const gate = deferred();
+    const s = await start({ maxFrameBytes: 2000, closeGraceMs: 60_000, enqueue: () => gate.promise });
+    const c = await s.client();
+    const rest = 16 * 1024 * 1024;
+    c.socket.write(Buffer.concat([frame(Buffer.from(adt('FIRST'))), Buffer.from([VT]), Buffer.alloc(rest, 0x41)]));
+    await vi.waitFor(() => expect(s.enqueued).toHaveLength(1));
+    gate.resolve();
+    expect(field(await c.nextAck(5_000), 'MSA', 2)).toBe('FIRST');
+    expect(field(await c.nextAck(5_000), 'MSA', 1)).toBe('AR');
+    await c.closed;
+    expect(c.socket.bytesWritten).toBe(rest + frame(Buffer.from(adt('FIRST'))).length + 1);
+  });
+});
+
+describe('a sender that never reads its ACKs', () => {
+  // Regression: such a connection was paused, but kept its slot (and its buffers) for ever.
+  it('is no longer read once its ACKs back up, keeps at most one ACK buffered, and is closed after frameTimeoutMs', async () => {
+    const s = await start({ frameTimeoutMs: 300 });
+    const serverSockets: net.Socket[] = [];
+    bridge?.server.on('connection', (socket: net.Socket) => serverSockets.push(socket));
+    const c = await s.client();
+    c.socket.pause();
+    // Frames the bridge answers with AE at once (no MSH): ACKs pile up fast, nothing is queued.
+    const burst = Buffer.concat(Array.from({ length: 1000 }, () => frame(Buffer.from('EVN||20240306111154'))));
+    let maxServerBuffered = 0;
+    let pausedSeen = false;
+    const deadline = () => s.events.some((e) => e.type === 'deadline' && e.kind === 'ack');
+    while (!deadline()) {
+      if (c.socket.writableLength < 256 * 1024 && !c.socket.destroyed) c.socket.write(burst);
+      const server = serverSockets[0];
+      if (server) {
+        maxServerBuffered = Math.max(maxServerBuffered, server.writableLength);
+        pausedSeen ||= server.isPaused();
+      }
+      await sleep(5);
+    }
+    expect(pausedSeen).toBe(true);
+    // One ACK (an AE with its ERR segment, a few hundred bytes) at most waits in the bridge's own buffer.
+    expect(maxServerBuffered).toBeLessThan(1024);
+    await vi.waitFor(() => expect(bridge?.connections()).toBe(0));
   });
 });
 

@@ -129,6 +129,10 @@ const DEPTH = `SELECT
     count(*) FILTER (WHERE queue = $1::text || '${DEAD_LETTER_SUFFIX}')::int AS dead_letter
   FROM queue_message WHERE queue IN ($1::text, $1::text || '${DEAD_LETTER_SUFFIX}')`;
 
+// Messages held by a consumer (a receipt) become visible again; their receive count keeps the attempt.
+const RELEASE_HELD = `UPDATE queue_message SET visible_at = now(), receipt = NULL
+  WHERE queue = $1::text AND receipt IS NOT NULL AND visible_at > now()`;
+
 // Redriven messages keep their id, so they go back ahead of later messages of their group.
 const REDRIVE = `UPDATE queue_message
   SET queue = $1::text, receive_count = 0, receipt = NULL, visible_at = now()
@@ -285,6 +289,17 @@ export class SqlQueue implements QueuePort {
     const res = await this.db.query<DepthRow>(DEPTH, [queue], { readOnly: true });
     const row = res.rows[0];
     return { visible: row?.visible ?? 0, inFlight: row?.in_flight ?? 0, deadLetter: row?.dead_letter ?? 0 };
+  }
+
+  /**
+   * Makes the messages received but not yet deleted or released visible at once, instead of after their visibility
+   * timeout. Only for a consumer that knows it is alone on the queue and starting: the embedded database is opened by
+   * one process, so whatever it holds in flight at start-up was held by a process that crashed.
+   */
+  async releaseHeld(queue: string): Promise<number> {
+    checkQueue(queue);
+    const res = await this.db.query(RELEASE_HELD, [queue]);
+    return res.rowCount;
   }
 
   /** Moves every message of `<queue>-dlq` back to `queue` with a fresh receive count; returns how many. */

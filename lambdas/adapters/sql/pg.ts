@@ -124,6 +124,12 @@ export function createPgExecutor(connectionString: string, poolSize = 10): SqlEx
         close: async () => undefined,
       };
       let broken = false;
+      // A checked-out client is not the pool's to watch: its connection dying between two statements (a server
+      // restart, a network cut) emits 'error' on it, which would crash the process without a listener.
+      const onError = () => {
+        broken = true;
+      };
+      client.on('error', onError);
       try {
         await run(client, 'BEGIN', undefined);
         const result = await fn(tx);
@@ -135,6 +141,7 @@ export function createPgExecutor(connectionString: string, poolSize = 10): SqlEx
         });
         throw err;
       } finally {
+        client.off('error', onError);
         client.release(broken);
       }
     },

@@ -68,6 +68,26 @@ describe.each(executorFactories)('SqlQueue on $name', (factory) => {
   });
 
   it.skipIf(!factory.available)(
+    'releaseHeld makes what a crashed consumer held visible at once, keeping its receive count; delayed retries stay',
+    async () => {
+      const q = fresh();
+      await queue.send(q, [msg('a', 1), msg('b', 1), msg('c', 1)]);
+      const [a, b] = await queue.receive(q, { ...LONG, max: 2 });
+      // b failed once and waits for its retry: not held by anyone, it keeps its delay.
+      await queue.release(q, b?.receipt ?? '', { delaySeconds: 600 });
+      expect(await queue.depth(q)).toEqual({ visible: 1, inFlight: 2, deadLetter: 0 });
+
+      expect(await queue.releaseHeld(q)).toBe(1);
+      expect(await queue.depth(q)).toEqual({ visible: 2, inFlight: 1, deadLetter: 0 });
+      const again = await queue.receive(q, LONG);
+      expect(bodies(again)).toEqual(['a:1', 'c:1']);
+      expect(again[0]?.receiveCount).toBe(2);
+      // The crashed consumer's receipt is no longer valid.
+      await expect(queue.delete(q, a?.receipt ?? '')).rejects.toThrow();
+    },
+  );
+
+  it.skipIf(!factory.available)(
     'deletes made together share one statement; a stale receipt among them fails alone',
     async () => {
       const q = fresh();

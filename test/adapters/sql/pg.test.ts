@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SqlError, SqlUnavailableError, sqlJson, sqlTimestamp } from '../../../lambdas/adapters/sql/executor.js';
 import { createPgExecutor } from '../../../lambdas/adapters/sql/pg.js';
 import { createPgliteExecutor } from '../../../lambdas/adapters/sql/pglite.js';
+import { startTcpProxy } from '../../../scripts/chaos/tcp-proxy.js';
 import { PG_SKIP_MESSAGE, PG_URL, pgTestDatabase, type TestDatabase } from '../../support/executors.js';
 
 /** Behaviour both direct adapters share: typed parameters, driver-neutral rows, transactions, errors. */
@@ -135,6 +136,33 @@ describe('pglite prepared statements', () => {
       expect(await mode()).toBe('force_generic_plan');
     } finally {
       await db.close();
+    }
+  });
+});
+
+describe.skipIf(!PG_URL)('pg adapter when the connection dies inside a transaction', () => {
+  it('fails the transaction and keeps the process alive; the next statement reconnects', async () => {
+    const server = new URL(PG_URL ?? '');
+    const proxy = await startTcpProxy({ host: server.hostname, port: Number(server.port || 5432) });
+    const viaProxy = new URL(server);
+    viaProxy.hostname = '127.0.0.1';
+    viaProxy.port = String(proxy.port);
+    const db = createPgExecutor(viaProxy.toString(), 2);
+    try {
+      await expect(
+        db.transaction(async (tx) => {
+          await tx.query('SELECT 1');
+          // The connection dies while the transaction does work of its own: 'error' on the checked-out client.
+          proxy.cut();
+          await new Promise((r) => setTimeout(r, 200));
+          proxy.restore();
+          await tx.query('SELECT 2');
+        }),
+      ).rejects.toBeInstanceOf(SqlError);
+      expect((await db.query<{ n: number }>('SELECT 3 AS n')).rows).toEqual([{ n: 3 }]);
+    } finally {
+      await db.close();
+      await proxy.close();
     }
   });
 });

@@ -1,0 +1,67 @@
+/**
+ * Start-up of the local platform after a crash: what the crashed process held in flight on the embedded queue is
+ * retried at once, not after its visibility timeout.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { afterAll, expect, it } from 'vitest';
+import { SqlQueue } from '../../lambdas/adapters/queue/sql-queue.js';
+import { migrate } from '../../lambdas/adapters/sql/migrate.js';
+import { createPgliteExecutor } from '../../lambdas/adapters/sql/pglite.js';
+import { loadConfig } from '../../lambdas/config.js';
+import { INGEST_AUTH } from '../../lambdas/hl7/apply/context.js';
+import { HL7_INBOUND_QUEUE, startLocalPlatform } from '../../scripts/local-platform.js';
+import { eventually } from '../support/mllp-client.js';
+import { IPP_SYSTEM, pam } from '../support/pam.js';
+
+const dirs: string[] = [];
+afterAll(async () => {
+  for (const d of dirs) await rm(d, { recursive: true, force: true });
+});
+
+it('a message the crashed process held in flight is applied at the next start, well before its visibility timeout', async () => {
+  const dataDir = await mkdtemp(join(tmpdir(), 'pfi-restart-'));
+  dirs.push(dataDir);
+  // The state a SIGKILL leaves: the message received (hidden for 10 minutes) and never deleted.
+  const db = await createPgliteExecutor(join(dataDir, 'pg'));
+  await migrate(db);
+  const queue = new SqlQueue(db);
+  const message = pam({ event: 'A28', controlId: 'CRASH-1', ipp: '70001', family: 'MARTIN', given: 'LEA' });
+  await queue.send(HL7_INBOUND_QUEUE, [
+    { body: JSON.stringify({ message, receivedAt: new Date().toISOString() }), groupId: 'g', deduplicationId: 'd1' },
+  ]);
+  const held = await queue.receive(HL7_INBOUND_QUEUE, { max: 1, visibilityTimeoutSeconds: 600, maxReceives: 5 });
+  expect(held).toHaveLength(1);
+  await db.close();
+
+  const config = loadConfig({
+    PFI_DATA_DIR: dataDir,
+    PFI_HTTP_PORT: '0',
+    PFI_MLLP_PORT: '0',
+    PFI_SMTP_SINK_PORT: '0',
+    PFI_LOG_LEVEL: 'SILENT',
+  });
+  const local = await startLocalPlatform(config, { logger: new Logger({ logLevel: 'SILENT' }) });
+  try {
+    const found = await eventually(
+      'the Patient of the held message',
+      async () => {
+        const { result } = await local.platform.service.search(INGEST_AUTH, 'Patient', [
+          ['identifier', `${IPP_SYSTEM}|70001`],
+        ]);
+        return result.matches[0];
+      },
+      30_000,
+    );
+    expect(found).toBeDefined();
+    const drained = await eventually('the queue drained', async () => {
+      const depth = await local.queue.depth(HL7_INBOUND_QUEUE);
+      return depth.visible + depth.inFlight === 0 ? depth : undefined;
+    });
+    expect(drained.deadLetter).toBe(0);
+  } finally {
+    await local.stop();
+  }
+}, 60_000);
