@@ -231,14 +231,43 @@ describe.each(executorFactories)('SqlQueue on $name', (factory) => {
     expect(bodies(await queue.receive(other, LONG))).toEqual(['a:9']);
   });
 
+  it.skipIf(!factory.available)(
+    'prunes expired deduplication ids in the background of a later send, never in the send itself',
+    async () => {
+      const q = fresh();
+      const statements: string[] = [];
+      const spy: SqlExecutor = {
+        ...t.db,
+        query: (text, params, options) => {
+          statements.push(text);
+          return t.db.query(text, params, options);
+        },
+      };
+      const pruning = new SqlQueue(spy, { deduplicationWindowSeconds: 0.1, pruneIntervalSeconds: 0.2 });
+      await pruning.send(q, [msg('a', 1), msg('a', 2)]);
+      // The statement an ACK waits for only inserts.
+      expect(statements).toHaveLength(1);
+      expect(statements[0]).not.toMatch(/DELETE/);
+      await sleep(300);
+      await pruning.send(q, [msg('a', 3)]);
+      const count = async () =>
+        (await t.db.query('SELECT count(*)::int AS n FROM queue_dedup WHERE queue = $1::text', [q])).rows[0]?.n;
+      for (let i = 0; i < 50 && (await count()) !== 1; i++) await sleep(20);
+      // a-1 and a-2 expired and pruned; a-3 is within its window.
+      expect(await count()).toBe(1);
+      expect(statements.filter((s) => s.startsWith('DELETE FROM queue_dedup'))).toHaveLength(1);
+    },
+  );
+
   it.skipIf(!factory.available)('accepts a resend once the deduplication window has passed', async () => {
     const q = fresh();
     const short = new SqlQueue(t.db, { deduplicationWindowSeconds: 0.3 });
     await short.send(q, [msg('a', 1, 'ctrl-1'), msg('a', 2, 'ctrl-old')]);
     await short.send(q, [msg('a', 3, 'ctrl-1')]);
     await sleep(400);
-    // The expired entry is taken over (ctrl-1), or pruned by this send (ctrl-old).
+    // The expired entry is taken over by a send (ctrl-1), or removed by a prune (ctrl-old).
     await short.send(q, [msg('a', 4, 'ctrl-1')]);
+    expect(await short.prune(q)).toBe(1);
     expect(
       (await t.db.query('SELECT count(*)::int AS n FROM queue_dedup WHERE queue = $1::text', [q])).rows[0]?.n,
     ).toBe(1);
