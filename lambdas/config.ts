@@ -80,6 +80,8 @@ const schema = z
     PFI_QUEUE_VISIBILITY_TIMEOUT_SECONDS: intIn(5, 43_200, 60),
     /** HL7 messages the local ingest worker applies together as one batch (distinct patients: groups stay ordered). */
     PFI_HL7_WORKER_CONCURRENCY: intIn(1, 500, 64),
+    /** The local ingest worker in its own thread, on a PostgreSQL server (an embedded database is one thread's). */
+    PFI_HL7_WORKER_THREAD: boolFlag(true),
     /** JSON file of the platform organisation's CDA defaults (lambdas/cda/organisation.ts); unset = the example one. */
     PFI_ORGANISATION_FILE: optionalString,
     /** The same as JSON text (AWS: set by the CDK app from the `pfi:organisation` context). */
@@ -242,6 +244,8 @@ export interface Config {
     workerConcurrency: number;
     /** Seconds a received message stays hidden (local queue workers: HL7 ingest and CDA). */
     visibilityTimeoutSeconds: number;
+    /** The local ingest worker runs in its own thread (PostgreSQL server only). */
+    workerThread: boolean;
   };
   /** CDA generation: the organisation defaults file (undefined = the example organisation) and the PDF copy. */
   cda: { organisationFile: string | undefined; organisationJson: string | undefined; pdf: boolean };
@@ -329,6 +333,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxReceives: e.PFI_HL7_MAX_RECEIVES,
       workerConcurrency: e.PFI_HL7_WORKER_CONCURRENCY,
       visibilityTimeoutSeconds: e.PFI_QUEUE_VISIBILITY_TIMEOUT_SECONDS,
+      workerThread: database.kind === 'pg' && e.PFI_HL7_WORKER_THREAD,
     },
     cda: { organisationFile: e.PFI_ORGANISATION_FILE, organisationJson: e.PFI_ORGANISATION_JSON, pdf: e.PFI_CDA_PDF },
     mssante: {

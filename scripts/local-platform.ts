@@ -9,7 +9,6 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import type { DocumentStore } from '../lambdas/adapters/documents/document-store.js';
 import { documentStoreFromConfig } from '../lambdas/adapters/documents/from-config.js';
 import { startSmtpSink } from '../lambdas/adapters/mail/smtp-sink.js';
-import { coalesce } from '../lambdas/adapters/queue/coalesce.js';
 import { groupCommit } from '../lambdas/adapters/queue/group-commit.js';
 import { outboxBacklog, startOutboxRelay } from '../lambdas/adapters/queue/outbox-relay.js';
 import { type QueueWorker, startQueueWorker } from '../lambdas/adapters/queue/queue-worker.js';
@@ -17,7 +16,6 @@ import { SqlQueue } from '../lambdas/adapters/queue/sql-queue.js';
 import { refreshGrownTableStats } from '../lambdas/adapters/sql/table-stats.js';
 import { verifyAuditChain } from '../lambdas/audit/chain.js';
 import { erasureOperations } from '../lambdas/audit/expunge-operation.js';
-import { outboxAuditRecorder } from '../lambdas/audit/recorder.js';
 import { sealKeyFromConfig } from '../lambdas/audit/seal-key.js';
 import { startAuditTrail } from '../lambdas/audit/trail.js';
 import { allows } from '../lambdas/auth/scopes.js';
@@ -39,14 +37,15 @@ import { CDA_QUEUE, DOCUMENT_ROUTES, documentTriggers, MSSANTE_QUEUE } from '../
 import { sqlSendJournal } from '../lambdas/documents/send-journal.js';
 import { createLocalServer, listen } from '../lambdas/fhir/local-server.js';
 import { createFhirPlatform, type FhirPlatform } from '../lambdas/fhir/platform.js';
-import { resolveInboundBody } from '../lambdas/hl7/inbound-body.js';
-import { createCommitLock, type InboundHl7, ingestBatch, purgeRawMessages } from '../lambdas/hl7/ingest.js';
+import { purgeRawMessages } from '../lambdas/hl7/ingest.js';
 import { messageKind } from '../lambdas/hl7/map/message.js';
 import { HL7_INBOUND_QUEUE } from '../lambdas/hl7/queues.js';
 import { databaseArchive, documentArchive, type RawMessageArchive } from '../lambdas/hl7/raw-archive.js';
-import { type Hl7Worker, startHl7Worker } from '../lambdas/hl7/worker.js';
+import type { Hl7Worker } from '../lambdas/hl7/worker.js';
 import { loadRegistryFile, openRegistry } from '../mllp-bridge/src/registry.js';
 import { createMllpServer, type MllpServer } from '../mllp-bridge/src/server.js';
+import { startIngestThread } from './hl7-ingest-thread.js';
+import { type IngestReport, startIngestWorker } from './hl7-ingest-worker.js';
 
 export { HL7_INBOUND_QUEUE };
 
@@ -74,6 +73,8 @@ export interface LocalPlatform {
   /** The embedded SMTP sink (when PFI_SMTP_URL is unset): its port and where it writes `.eml` files. */
   smtpSink: { port: number; dir: string } | undefined;
   bridge: MllpServer;
+  /** SQL round trips of the platform's pools (the ingest thread's included). */
+  sqlRoundTrips(): number;
   http: Server;
   fhirBaseUrl: string;
   httpPort: number;
@@ -228,55 +229,25 @@ export async function startLocalPlatform(config: Config, opts: LocalPlatformOpti
     onError: (err) => logger.warn('outbox relay failed', { error: err instanceof Error ? err.name : 'unknown' }),
   });
 
-  const rejectedAudit = outboxAuditRecorder(platform.db);
-
-  const practitioners = new Map<string, string>();
   const archive = config.hl7.rawArchive === 'database' ? databaseArchive(platform.db) : documentArchive(documents);
-  const ingestDeps = { service: platform.service, documents, archive, practitioners };
-  // The messages the worker received together are applied as one batch (a few statements for all of them). While
-  // one batch is written, the next is read and applied in memory; their writes run one after the other.
-  const commitLock = createCommitLock();
-  const ingest = coalesce((inbounds: InboundHl7[]) => ingestBatch(ingestDeps, inbounds, commitLock), {
-    maxBatch: config.hl7.workerConcurrency,
-    maxInFlight: 2,
-  });
-  const worker = startHl7Worker({
-    queue,
-    queueName: HL7_INBOUND_QUEUE,
-    concurrency: config.hl7.workerConcurrency * 2,
-    maxReceives: config.hl7.maxReceives,
-    visibilityTimeoutSeconds: config.hl7.visibilityTimeoutSeconds,
-    resolveBody: (body) => resolveInboundBody(body, async (p) => (await documents.get(p.key)).body),
-    ingest,
-    events: {
-      applied: (result) => {
-        relay.notify();
-        for (const w of result.warnings) logger.info('hl7 warning', { controlId: result.controlId, warning: w.code });
-      },
-      failed: (error, message, final) => {
-        // A message given up on is an access event too (rejected): its AuditEvent names the queue message only.
-        if (final) {
-          void rejectedAudit
-            .record({
-              what: { kind: 'pfi', event: 'hl7-message' },
-              action: 'C',
-              outcome: '4',
-              outcomeDesc: `${error.code}: ${error.message}`.slice(0, 500),
-              agent: { subject: 'hl7:unknown-sender', requestor: true },
-              source: 'pfi-hl7-ingest',
-              detail: `queue message ${message.id} dead-lettered`,
-            })
-            .catch(() => undefined);
-        }
-        (final ? logger.error : logger.warn).call(logger, final ? 'hl7 message dead-lettered' : 'hl7 attempt failed', {
-          queueMessageId: message.id,
-          attempt: message.receiveCount,
-          error: error.code,
-          reason: error.message,
-        });
-      },
-    },
-  });
+  const ingestReport: IngestReport = {
+    log: (line) => logger[line.level].call(logger, line.message, line.attributes),
+    applied: () => relay.notify(),
+  };
+  // On a PostgreSQL server the worker gets its own thread (and pool), off the event loop that ACKs; an embedded
+  // database belongs to this thread.
+  const ingestThread = config.hl7.workerThread ? await startIngestThread(config, ingestReport) : undefined;
+  const worker =
+    ingestThread ??
+    startIngestWorker({
+      config,
+      db: platform.db,
+      queue,
+      service: platform.service,
+      documents,
+      archive,
+      report: ingestReport,
+    });
 
   // Audit trail: AuditEvents recorded in the outbox become resources, chained and sealed with the local key.
   auditTrail = startAuditTrail({
@@ -341,6 +312,7 @@ export async function startLocalPlatform(config: Config, opts: LocalPlatformOpti
     auditTrail: { runNow: () => auditTrail?.runNow() ?? Promise.resolve() },
     smtpSink: smtpSink && { port: smtpSink.port, dir: config.mssante.outboxDir },
     bridge,
+    sqlRoundTrips: () => platform.db.stats.roundTrips + (ingestThread?.sqlRoundTrips ?? 0),
     http,
     fhirBaseUrl: baseUrl,
     httpPort,

@@ -19,6 +19,7 @@ describe('loadConfig', () => {
       maxReceives: 5,
       workerConcurrency: 64,
       visibilityTimeoutSeconds: 60,
+      workerThread: false,
     });
     expect(loadConfig({ PFI_DOCUMENTS_BUCKET: 'pfi-docs' }).hl7.rawArchive).toBe('documents');
     expect(loadConfig({ PFI_HL7_RAW_ARCHIVE: 'documents' }).hl7.rawArchive).toBe('documents');
@@ -120,6 +121,7 @@ describe('loadConfig', () => {
       maxReceives: 1,
       workerConcurrency: 500,
       visibilityTimeoutSeconds: 10,
+      workerThread: false,
     });
     let message = '';
     try {

@@ -124,7 +124,7 @@ export async function measurePlatform(backend: Hl7Backend, s: E2eSettings): Prom
       if (appliedAt === undefined && local.worker.stats.applied >= messages) appliedAt = epochNow();
     }, APPLIED_POLL_MS);
     try {
-      const tripsBefore = local.platform.db.stats.roundTrips;
+      const tripsBefore = local.sqlRoundTrips();
       const result = await s.client.run({ host: HOST, port: local.mllpPort, messages, connections: s.connections });
       const ack = ackFigures(result, messages);
       const appliedAtLastAck = local.worker.stats.applied;
@@ -140,7 +140,7 @@ export async function measurePlatform(backend: Hl7Backend, s: E2eSettings): Prom
       ]);
       if (appliedAt === undefined && local.worker.stats.applied >= messages) appliedAt = epochNow();
       const elapsedSeconds = (epochNow() - result.startedAt) / 1000;
-      const trips = local.platform.db.stats.roundTrips - tripsBefore;
+      const trips = local.sqlRoundTrips() - tripsBefore;
       const depth = await local.queue.depth(HL7_INBOUND_QUEUE);
       const rows = await local.platform.db.query<{ resource_type: string; n: number }>(
         `SELECT resource_type, count(*)::int AS n FROM resource

@@ -1,0 +1,106 @@
+/**
+ * The local HL7 ingest worker: the `hl7-inbound` queue → batches applied to the FHIR store. Built the same way on the
+ * platform's event loop (embedded database) and in its own thread (PostgreSQL server, `hl7-ingest-thread.ts`); what
+ * it reports goes through {@link IngestReport}, so the caller decides where logs and notifications go.
+ */
+
+import type { DocumentStore } from '../lambdas/adapters/documents/document-store.js';
+import { coalesce } from '../lambdas/adapters/queue/coalesce.js';
+import type { QueuePort } from '../lambdas/adapters/queue/queue.js';
+import type { SqlExecutor } from '../lambdas/adapters/sql/executor.js';
+import { outboxAuditRecorder } from '../lambdas/audit/recorder.js';
+import type { Config } from '../lambdas/config.js';
+import type { FhirService } from '../lambdas/fhir/service.js';
+import { resolveInboundBody } from '../lambdas/hl7/inbound-body.js';
+import { createCommitLock, type InboundHl7, ingestBatch } from '../lambdas/hl7/ingest.js';
+import { HL7_INBOUND_QUEUE } from '../lambdas/hl7/queues.js';
+import type { RawMessageArchive } from '../lambdas/hl7/raw-archive.js';
+import { type Hl7Worker, startHl7Worker } from '../lambdas/hl7/worker.js';
+
+/** A log line without message content: codes, ids and counts only. */
+export interface IngestLog {
+  level: 'info' | 'warn' | 'error';
+  message: string;
+  attributes: Record<string, string | number>;
+}
+
+export interface IngestReport {
+  log(line: IngestLog): void;
+  /** Messages were applied: their outbox rows (lab reports, AuditEvents) are ready to relay. */
+  applied(): void;
+}
+
+export interface IngestWorkerDeps {
+  config: Config;
+  db: SqlExecutor;
+  queue: QueuePort;
+  service: FhirService;
+  documents: DocumentStore;
+  archive: RawMessageArchive;
+  report: IngestReport;
+}
+
+export function startIngestWorker(deps: IngestWorkerDeps): Hl7Worker {
+  const { config, report } = deps;
+  const rejectedAudit = outboxAuditRecorder(deps.db);
+  const ingestDeps = {
+    service: deps.service,
+    documents: deps.documents,
+    archive: deps.archive,
+    practitioners: new Map<string, string>(),
+  };
+  // The messages the worker received together are applied as one batch (a few statements for all of them). While
+  // one batch is written, the next is read and applied in memory; their writes run one after the other.
+  const commitLock = createCommitLock();
+  const ingest = coalesce((inbounds: InboundHl7[]) => ingestBatch(ingestDeps, inbounds, commitLock), {
+    maxBatch: config.hl7.workerConcurrency,
+    maxInFlight: 2,
+  });
+  return startHl7Worker({
+    queue: deps.queue,
+    queueName: HL7_INBOUND_QUEUE,
+    concurrency: config.hl7.workerConcurrency * 2,
+    maxReceives: config.hl7.maxReceives,
+    visibilityTimeoutSeconds: config.hl7.visibilityTimeoutSeconds,
+    resolveBody: (body) => resolveInboundBody(body, async (p) => (await deps.documents.get(p.key)).body),
+    ingest,
+    events: {
+      applied: (result) => {
+        report.applied();
+        for (const w of result.warnings) {
+          report.log({
+            level: 'info',
+            message: 'hl7 warning',
+            attributes: { controlId: result.controlId, warning: w.code },
+          });
+        }
+      },
+      failed: (error, message, final) => {
+        // A message given up on is an access event too (rejected): its AuditEvent names the queue message only.
+        if (final) {
+          void rejectedAudit
+            .record({
+              what: { kind: 'pfi', event: 'hl7-message' },
+              action: 'C',
+              outcome: '4',
+              outcomeDesc: `${error.code}: ${error.message}`.slice(0, 500),
+              agent: { subject: 'hl7:unknown-sender', requestor: true },
+              source: 'pfi-hl7-ingest',
+              detail: `queue message ${message.id} dead-lettered`,
+            })
+            .catch(() => undefined);
+        }
+        report.log({
+          level: final ? 'error' : 'warn',
+          message: final ? 'hl7 message dead-lettered' : 'hl7 attempt failed',
+          attributes: {
+            queueMessageId: message.id,
+            attempt: message.receiveCount,
+            error: error.code,
+            reason: error.message,
+          },
+        });
+      },
+    },
+  });
+}
