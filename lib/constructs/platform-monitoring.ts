@@ -135,12 +135,17 @@ export class PlatformMonitoring extends Construct {
       true,
     );
     for (const [name, dlq] of Object.entries(p.deadLetterQueues)) {
+      // `hl7:redrive` moves hl7-inbound's dead letters only; the document queues' go back with an SQS move task.
+      const redrive =
+        name === 'hl7-inbound'
+          ? 'npm run hl7:redrive'
+          : `aws sqs start-message-move-task from ${name}-dlq to ${name}, docs/operations.md`;
       alarm(
         `${name}-dlq`,
         'critical',
         dlq.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum' }),
         0,
-        `Messages dead-lettered from ${name}: inspect and redrive (npm run hl7:redrive)`,
+        `Messages dead-lettered from ${name}: inspect and redrive (${redrive})`,
       );
     }
     for (const [name, fn] of Object.entries(p.functions)) {

@@ -406,6 +406,7 @@ export const fhirAbuse: Scenario = {
       v.figure('requests', tally.requests);
       v.figure('requests/s', Math.round(tally.requests / elapsed));
       v.figure('by status', formatStatuses(tally.statuses));
+      v.figure('GETs resent after a kept-alive reset', client.resentAfterReset);
       for (const kind of tally.kinds()) v.figure(`${kind}`, `${tally.latencyOf(kind)}; ${tally.statusesOf(kind)}`);
       v.figure('transactions committed', book.committedTransactions);
       v.figure('counter increments', increments);

@@ -25,6 +25,8 @@ export interface FhirClient {
     path: string,
     opts?: { body?: unknown; headers?: Record<string, string>; timeoutMs?: number },
   ): Promise<HttpAnswer>;
+  /** GETs sent again after a kept-alive connection the server had closed reset them (see `send`). */
+  readonly resentAfterReset: number;
   close(): void;
 }
 
@@ -32,7 +34,11 @@ export function fhirClient(baseUrl: string, token: string, maxSockets: number): 
   const base = new URL(baseUrl);
   const prefix = base.pathname.replace(/\/$/, '');
   const agent = new Agent({ keepAlive: true, maxSockets });
-  return {
+  let resentAfterReset = 0;
+  const client: FhirClient = {
+    get resentAfterReset() {
+      return resentAfterReset;
+    },
     send(method, path, opts = {}) {
       const body =
         opts.body === undefined ? undefined : typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body);
@@ -71,12 +77,20 @@ export function fhirClient(baseUrl: string, token: string, maxSockets: number): 
           },
         );
         req.on('timeout', () => req.destroy(new Error('timeout')));
-        req.on('error', reject);
+        req.on('error', (err: NodeJS.ErrnoException) => {
+          // A server may close an idle kept-alive connection while a request is already on its way (RFC 9112 §9.3.1):
+          // HTTP clients send an idempotent request again on a new connection, and so does this one, once.
+          if (req.reusedSocket && method === 'GET' && (err.code === 'ECONNRESET' || err.code === 'EPIPE')) {
+            resentAfterReset++;
+            client.send(method, path, opts).then(resolve, reject);
+          } else reject(err);
+        });
         req.end(body);
       });
     },
     close: () => agent.destroy(),
   };
+  return client;
 }
 
 /** The JSON body of an answer, or undefined when it is not JSON. */

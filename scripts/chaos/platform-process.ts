@@ -133,8 +133,17 @@ export async function platformProcess(opts: PlatformProcessOptions): Promise<Pla
     }
   };
 
-  const waitExit = async (timeoutMs: number): Promise<boolean> =>
-    Promise.race([exited.then(() => true), sleep(timeoutMs).then(() => false)]);
+  const waitExit = async (timeoutMs: number): Promise<boolean> => {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<false>((r) => {
+      timer = setTimeout(() => r(false), timeoutMs);
+    });
+    try {
+      return await Promise.race([exited.then(() => true as const), late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  };
 
   const proc: PlatformProcess = {
     httpPort,

@@ -32,6 +32,13 @@ describe('ObservabilityStack (item 8: dashboard, alarms, topic)', () => {
         ComparisonOperator: 'GreaterThanThreshold',
       });
     }
+    // Each DLQ alarm names the way back that works for its queue.
+    expect(alarms['pfi-prod-critical-hl7-inbound-dlq']?.AlarmDescription).toContain('npm run hl7:redrive');
+    for (const name of ['cda', 'mssante']) {
+      const description: string = alarms[`pfi-prod-critical-${name}-dlq`]?.AlarmDescription ?? '';
+      expect(description).toContain(`start-message-move-task from ${name}-dlq to ${name}`);
+      expect(description).not.toContain('hl7:redrive');
+    }
     for (const fn of ['fhir-api', 'hl7-ingest', 'cda-worker', 'mssante-worker', 'outbox-relay']) {
       expect(alarms[`pfi-prod-warning-${fn}-errors`]).toBeDefined();
       expect(alarms[`pfi-prod-warning-${fn}-throttles`]).toBeDefined();
