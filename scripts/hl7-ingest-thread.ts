@@ -1,4 +1,4 @@
-import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { isMainThread, parentPort, type Worker, workerData } from 'node:worker_threads';
 import { documentStoreFromConfig } from '../lambdas/adapters/documents/from-config.js';
 import { SqlQueue } from '../lambdas/adapters/queue/sql-queue.js';
 import { executorFromConfig } from '../lambdas/adapters/sql/from-config.js';
@@ -10,6 +10,7 @@ import { FhirService } from '../lambdas/fhir/service.js';
 import { databaseArchive, documentArchive } from '../lambdas/hl7/raw-archive.js';
 import type { Hl7Worker } from '../lambdas/hl7/worker.js';
 import { type IngestLog, type IngestReport, startIngestWorker } from './hl7-ingest-worker.js';
+import { tsWorker } from './ts-worker.js';
 
 /**
  * The local HL7 ingest worker in its own thread, for a platform on a PostgreSQL server: mapping, validation and index
@@ -66,11 +67,7 @@ export async function startIngestThread(config: Config, report: IngestReport): P
       let ready = false;
       let last: Stats = { applied: 0, failed: 0, deadLettered: 0 };
       let lastRoundTrips = 0;
-      const self = JSON.stringify(import.meta.url);
-      const w = new Worker(`import('tsx/esm/api').then(({ register }) => { register(); return import(${self}); })`, {
-        eval: true,
-        workerData: { role: ROLE, config },
-      });
+      const w = tsWorker(import.meta.url, { role: ROLE, config });
       thread = w;
       w.on('message', (m: FromThread) => {
         switch (m.type) {

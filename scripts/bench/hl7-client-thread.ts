@@ -1,4 +1,5 @@
-import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { tsWorker } from '../ts-worker.js';
 import { type AdtPlan, adtPlan } from './hl7-messages.js';
 import { type MllpClientResult, runMllpClient } from './hl7-mllp.js';
 
@@ -27,11 +28,7 @@ type Reply = { id: number; result: MllpClientResult } | { id: number; error: str
 
 /** Starts the client thread (the module registers tsx in it, then imports itself). */
 export function startClientThread(): MllpLoadClient {
-  const self = JSON.stringify(import.meta.url);
-  const worker = new Worker(`import('tsx/esm/api').then(({ register }) => { register(); return import(${self}); })`, {
-    eval: true,
-    workerData: { role: ROLE },
-  });
+  const worker = tsWorker(import.meta.url, { role: ROLE });
   const waiting = new Map<number, { resolve: (r: MllpClientResult) => void; reject: (e: Error) => void }>();
   let nextId = 0;
   let failure: Error | undefined;
