@@ -36,6 +36,11 @@ const schema = z
     PFI_DB_CLUSTER_ARN: optionalString.pipe(arn.optional()),
     PFI_DB_SECRET_ARN: optionalString.pipe(arn.optional()),
     PFI_DB_NAME: z.string().min(1).default('pfi'),
+    /**
+     * Seconds a FHIR search may run on a PostgreSQL server (DATABASE_URL) before the server cancels it (503
+     * too-costly). The Data API cancels any statement at 45 s by itself; the embedded database cannot cancel.
+     */
+    PFI_SEARCH_TIMEOUT_SECONDS: intIn(1, 3_600, 25),
     PFI_MAX_BODY_BYTES: z.coerce
       .number()
       .int()
@@ -216,7 +221,7 @@ export interface Config {
   fhirBaseUrl: string | undefined;
   database:
     | { kind: 'pglite'; dataDir: string }
-    | { kind: 'pg'; url: string }
+    | { kind: 'pg'; url: string; searchTimeoutMs: number }
     | { kind: 'data-api'; clusterArn: string; secretArn: string; database: string };
   maxBodyBytes: number;
   maxResourceBytes: number;
@@ -300,7 +305,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     e.PFI_DB_CLUSTER_ARN && e.PFI_DB_SECRET_ARN
       ? { kind: 'data-api', clusterArn: e.PFI_DB_CLUSTER_ARN, secretArn: e.PFI_DB_SECRET_ARN, database: e.PFI_DB_NAME }
       : e.DATABASE_URL
-        ? { kind: 'pg', url: e.DATABASE_URL }
+        ? { kind: 'pg', url: e.DATABASE_URL, searchTimeoutMs: e.PFI_SEARCH_TIMEOUT_SECONDS * 1000 }
         : { kind: 'pglite', dataDir: `${e.PFI_DATA_DIR}/pg` };
   const auth: Config['auth'] =
     e.PFI_AUTH_MODE === 'jwks'

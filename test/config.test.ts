@@ -35,7 +35,14 @@ describe('loadConfig', () => {
     expect(loadConfig({ DATABASE_URL: 'postgres://u@h/db' }).database).toEqual({
       kind: 'pg',
       url: 'postgres://u@h/db',
+      searchTimeoutMs: 25_000,
     });
+    expect(loadConfig({ DATABASE_URL: 'postgres://u@h/db', PFI_SEARCH_TIMEOUT_SECONDS: '5' }).database).toMatchObject({
+      searchTimeoutMs: 5_000,
+    });
+    expect(() => loadConfig({ DATABASE_URL: 'postgres://u@h/db', PFI_SEARCH_TIMEOUT_SECONDS: '0' })).toThrow(
+      /PFI_SEARCH_TIMEOUT_SECONDS/,
+    );
     expect(loadConfig({ ...arns, DATABASE_URL: 'postgres://u@h/db', PFI_DB_NAME: 'x' }).database).toEqual({
       kind: 'data-api',
       clusterArn: arns.PFI_DB_CLUSTER_ARN,

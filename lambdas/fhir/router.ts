@@ -1,4 +1,4 @@
-import { SqlLimitError, SqlUnavailableError } from '../adapters/sql/executor.js';
+import { SqlLimitError, SqlTimeoutError, SqlUnavailableError } from '../adapters/sql/executor.js';
 import { type AuditAction, agentOf, outcomeOfStatus, type RestInteraction } from '../audit/audit-event.js';
 import {
   type AuthContext,
@@ -398,6 +398,18 @@ export function createRouter(opts: RouterOptions): (req: HttpRequest) => Promise
         const res = json(503, outcome('error', 'transient', 'The database is unavailable; retry later'));
         res.headers['retry-after'] = '5';
         return res;
+      }
+      if (err instanceof SqlTimeoutError) {
+        // The database cancelled the statement at its time limit: nothing was changed; the same request may pass once
+        // the load or the planner's statistics change, a narrower one should.
+        return json(
+          503,
+          outcome(
+            'error',
+            'too-costly',
+            'The request ran past the database time limit and was cancelled; narrow the search (more criteria, a smaller _count) or retry later',
+          ),
+        );
       }
       opts.onError?.(err, req);
       if (err instanceof SqlLimitError) {

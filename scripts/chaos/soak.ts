@@ -36,7 +36,7 @@ import { type Backend, type ChaosContext, mib, type Scenario, verdictOf } from '
 
 const HL7_RATE = 300;
 const FHIR_RATE = 200;
-const CONNECTIONS = 10;
+const CONNECTIONS = 20;
 /** Patients a connection has open at once (their events interleaved, as on a real feed). */
 const WAVE = 25;
 /** FHIR requests in flight at most: past this the client is the bottleneck, and the requests not sent are counted. */

@@ -382,7 +382,7 @@ describe('batch and transaction Bundles', () => {
 
 describe('unexpected failures', () => {
   it('answers 500 without internals and 503 when the database is unavailable', async () => {
-    const { SqlUnavailableError } = await import('../../lambdas/adapters/sql/executor.js');
+    const { SqlTimeoutError, SqlUnavailableError } = await import('../../lambdas/adapters/sql/executor.js');
     const real = t.platform.db;
     const failing = (err: Error) => ({ ...real, query: async () => Promise.reject(err) }) as typeof real;
     const errors: unknown[] = [];
@@ -413,5 +413,10 @@ describe('unexpected failures', () => {
     const down = await make(failing(new SqlUnavailableError('down')))(req);
     expect(down.status).toBe(503);
     expect(down.headers['retry-after']).toBe('5');
+    // A statement the database cancelled at its time limit: 503 too-costly, not an internal error.
+    const slow = await make(failing(new SqlTimeoutError('canceling statement due to statement timeout', '57014')))(req);
+    expect(slow.status).toBe(503);
+    expect(JSON.parse(slow.body ?? '{}').issue[0]).toMatchObject({ severity: 'error', code: 'too-costly' });
+    expect(errors.length).toBe(1);
   });
 });

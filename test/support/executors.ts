@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { SqlExecutor } from '../../lambdas/adapters/sql/executor.js';
 import { migrate } from '../../lambdas/adapters/sql/migrate.js';
-import { createPgExecutor } from '../../lambdas/adapters/sql/pg.js';
+import { createPgExecutor, type PgExecutorOptions } from '../../lambdas/adapters/sql/pg.js';
 import { createPgliteExecutor } from '../../lambdas/adapters/sql/pglite.js';
 import { createFakeDataApi } from './data-api-fake.js';
 
@@ -22,14 +22,17 @@ export const PG_SKIP_MESSAGE =
   'Set it to e.g. postgres://postgres@127.0.0.1:5432/test to run them.';
 
 /** A `pg` executor isolated in a fresh schema (tests run in parallel against one database). */
-export async function pgTestDatabase(poolSize = 10): Promise<TestDatabase & { schema: string; url: string }> {
+export async function pgTestDatabase(
+  poolSize = 10,
+  options: PgExecutorOptions = {},
+): Promise<TestDatabase & { schema: string; url: string }> {
   if (!PG_URL) throw new Error(PG_SKIP_MESSAGE);
   const schema = `pfi_test_${randomBytes(6).toString('hex')}`;
   const admin = createPgExecutor(PG_URL, 1);
   await admin.query(`CREATE SCHEMA ${schema}`);
   await admin.close();
   const url = `${PG_URL}${PG_URL.includes('?') ? '&' : '?'}options=${encodeURIComponent(`-c search_path=${schema}`)}`;
-  const db = createPgExecutor(url, poolSize);
+  const db = createPgExecutor(url, poolSize, options);
   return {
     db,
     schema,

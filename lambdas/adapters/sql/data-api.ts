@@ -22,6 +22,7 @@ import {
 } from '@aws-sdk/client-rds-data';
 import {
   isTypedParam,
+  QUERY_CANCELED,
   type QueryOptions,
   SqlError,
   type SqlExecutor,
@@ -29,6 +30,7 @@ import {
   type SqlParam,
   type SqlResult,
   type SqlRow,
+  SqlTimeoutError,
   SqlUnavailableError,
 } from './executor.js';
 
@@ -329,7 +331,7 @@ function toSqlError(err: unknown, values: readonly SqlParam[]): SqlError {
   }
   if (name === 'StatementTimeoutException') {
     // The service cancels a statement after 45 s; 57014 is PostgreSQL's query_canceled.
-    return new SqlError('The statement exceeded the Data API 45 s timeout and was cancelled', '57014');
+    return new SqlTimeoutError('The statement exceeded the Data API 45 s timeout and was cancelled', QUERY_CANCELED);
   }
   if (UNAVAILABLE_ERRORS.has(name)) {
     return new SqlUnavailableError(`Database unavailable (${name}); try again later`, undefined, { cause: err });

@@ -43,6 +43,13 @@ export interface QueryOptions {
    * (primary-key reads and writes need no hint).
    */
   readonly plan?: 'generic' | 'custom';
+  /**
+   * The statement answers a client that is waiting (a FHIR search): the database cancels it once it has run for the
+   * executor's time limit, and the adapter raises {@link SqlTimeoutError}. One costly search must not hold a
+   * connection and a core for minutes after its client, and API Gateway (29 s), have given up. PGlite cannot
+   * interrupt a statement (one thread, no timer signal): there the option is ignored.
+   */
+  readonly bounded?: boolean;
 }
 
 export interface SqlExecutor {
@@ -97,6 +104,11 @@ export class SqlUnavailableError extends SqlError {
   override readonly name = 'SqlUnavailableError';
 }
 
+/** SQLSTATE 57014: the statement ran past its time limit and the database cancelled it (nothing was changed). */
+export class SqlTimeoutError extends SqlError {
+  override readonly name = 'SqlTimeoutError';
+}
+
 /** A result does not fit the backend's limits (Data API: 1 MiB per response, 64 KB per row). */
 export class SqlLimitError extends SqlError {
   override readonly name = 'SqlLimitError';
@@ -104,6 +116,8 @@ export class SqlLimitError extends SqlError {
 
 /** SQLSTATE 23505: a unique constraint refused the row. */
 export const UNIQUE_VIOLATION = '23505';
+/** SQLSTATE 57014: query_canceled (statement_timeout, or a cancel request). */
+export const QUERY_CANCELED = '57014';
 /** SQLSTATE 40001 / 40P01: the transaction may succeed if retried. */
 export const SERIALIZATION_FAILURE = '40001';
 export const DEADLOCK_DETECTED = '40P01';

@@ -13,7 +13,7 @@ export async function executorFromConfig(db: Config['database']): Promise<SqlExe
     }
     case 'pg': {
       const { createPgExecutor } = await import('./pg.js');
-      return createPgExecutor(db.url);
+      return createPgExecutor(db.url, 10, { boundedStatementMs: db.searchTimeoutMs });
     }
     case 'data-api': {
       const [{ RDSDataClient }, { createDataApiExecutor }] = await Promise.all([

@@ -3,7 +3,7 @@ import pg from 'pg';
 import {
   plainParam,
   type QueryOptions,
-  type SqlError,
+  SqlError,
   type SqlExecutor,
   type SqlParam,
   type SqlResult,
@@ -49,22 +49,53 @@ function withStartupOption(url: string, option: string): string {
   return u.toString();
 }
 
+/** Default time limit of a {@link QueryOptions.bounded} statement: under API Gateway's 29 s integration timeout. */
+export const DEFAULT_BOUNDED_STATEMENT_MS = 25_000;
+
+export interface PgExecutorOptions {
+  /** Milliseconds a `bounded` statement may run before the server cancels it (default 25 s). */
+  boundedStatementMs?: number;
+}
+
 /** `pg` adapter: any PostgreSQL server reached through DATABASE_URL. */
-export function createPgExecutor(connectionString: string, poolSize = 10): SqlExecutor & { readonly pool: pg.Pool } {
-  const pool = new pg.Pool({ connectionString, max: poolSize, types, application_name: 'pfi' });
-  // Statements hinted `plan: 'generic'` run on connections that always use the cached generic plan
-  // (PostgreSQL would otherwise re-plan some of them at every execution); the others keep `auto`.
-  // Set at connection start-up (a SET sent on 'connect' would race the pool's first query on that client), next
-  // to the URL's own options (a search_path…): pg lets the URL's `options` replace the configured one.
-  const stablePool = new pg.Pool({
-    connectionString: withStartupOption(connectionString, '-c plan_cache_mode=force_generic_plan'),
-    max: poolSize,
-    types,
-    application_name: 'pfi',
-  });
-  // An idle client dying (server restart) must not crash the process; the next query reconnects.
-  pool.on('error', () => undefined);
-  stablePool.on('error', () => undefined);
+export function createPgExecutor(
+  connectionString: string,
+  poolSize = 10,
+  options: PgExecutorOptions = {},
+): SqlExecutor & { readonly pool: pg.Pool } {
+  const boundedMs = options.boundedStatementMs ?? DEFAULT_BOUNDED_STATEMENT_MS;
+  if (!Number.isInteger(boundedMs) || boundedMs < 1)
+    throw new RangeError('boundedStatementMs must be a positive integer');
+  // Server settings go in at connection start-up (a SET sent on 'connect' would race the pool's first query on that
+  // client), next to the URL's own options (a search_path…): pg lets the URL's `options` replace the configured one.
+  // One pool per combination, created on first use:
+  // - `plan: 'generic'` statements run on connections that always use the cached generic plan (PostgreSQL would
+  //   otherwise re-plan some of them at every execution); the others keep `auto`;
+  // - `bounded` statements run on connections whose statement_timeout cancels them.
+  const pools = new Map<string, pg.Pool>();
+  let closed = false;
+  const poolFor = (generic: boolean, bounded: boolean): pg.Pool => {
+    if (closed) throw new SqlError('The PostgreSQL executor is closed');
+    const key = `${generic ? 'g' : ''}${bounded ? 'b' : ''}`;
+    let p = pools.get(key);
+    if (!p) {
+      const settings = [
+        ...(generic ? ['-c plan_cache_mode=force_generic_plan'] : []),
+        ...(bounded ? [`-c statement_timeout=${boundedMs}`] : []),
+      ];
+      p = new pg.Pool({
+        connectionString: settings.length ? withStartupOption(connectionString, settings.join(' ')) : connectionString,
+        max: poolSize,
+        types,
+        application_name: 'pfi',
+      });
+      // An idle client dying (server restart) must not crash the process; the next query reconnects.
+      p.on('error', () => undefined);
+      pools.set(key, p);
+    }
+    return p;
+  };
+  const pool = poolFor(false, false);
   const stats = { roundTrips: 0 };
   const prepared = new Map<string, string>();
 
@@ -108,7 +139,8 @@ export function createPgExecutor(connectionString: string, poolSize = 10): SqlEx
     kind: 'pg',
     pool,
     stats,
-    query: (text, params, options?: QueryOptions) => run(options?.plan === 'generic' ? stablePool : pool, text, params),
+    query: (text, params, options?: QueryOptions) =>
+      run(poolFor(options?.plan === 'generic', options?.bounded === true), text, params),
     async transaction(fn) {
       let client: pg.PoolClient;
       try {
@@ -146,7 +178,8 @@ export function createPgExecutor(connectionString: string, poolSize = 10): SqlEx
       }
     },
     close: async () => {
-      await Promise.all([pool.end(), stablePool.end()]);
+      closed = true;
+      await Promise.all([...pools.values()].map((p) => p.end()));
     },
   };
 }

@@ -1,4 +1,4 @@
-import { SqlError, type SqlRow } from './executor.js';
+import { QUERY_CANCELED, SqlError, type SqlRow, SqlTimeoutError } from './executor.js';
 
 /** Normalizes a driver row to the port's contract (Date → ISO string, bigint → number when safe). */
 export function normalizeRow(row: Record<string, unknown>): SqlRow {
@@ -18,5 +18,6 @@ export function toSqlError(err: unknown): SqlError {
   if (err instanceof SqlError) return err;
   const e = err as { message?: string; code?: string };
   const code = typeof e?.code === 'string' && /^[0-9A-Z]{5}$/.test(e.code) ? e.code : undefined;
+  if (code === QUERY_CANCELED) return new SqlTimeoutError(e?.message ?? 'statement cancelled', code, { cause: err });
   return new SqlError(e?.message ?? String(err), code, { cause: err });
 }

@@ -193,7 +193,8 @@ export async function runSearch(db: SqlExecutor, req: SearchRequest): Promise<Se
 }
 
 /**
- * Runs a search statement; a value PostgreSQL refuses (SQLSTATE class 22: a crafted _cursor, a date
+ * Runs a search statement, bounded in time (the client is waiting: past the executor's limit the database cancels it
+ * and the router answers 503 too-costly); a value PostgreSQL refuses (SQLSTATE class 22: a crafted _cursor, a date
  * or number out of range) is the client's error, a 400, not a 500.
  */
 async function readQuery<R extends SqlRow>(
@@ -203,7 +204,7 @@ async function readQuery<R extends SqlRow>(
   options: QueryOptions,
 ): Promise<SqlResult<R>> {
   try {
-    return await db.query<R>(text, values, options);
+    return await db.query<R>(text, values, { ...options, bounded: true });
   } catch (err) {
     if (err instanceof SqlError && err.code?.startsWith('22')) {
       throw badRequest('A search value or _cursor is out of range or malformed');

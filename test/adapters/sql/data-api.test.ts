@@ -3,12 +3,14 @@ import {
   DatabaseUnavailableException,
   ExecuteStatementCommand,
   type ExecuteStatementCommandInput,
+  StatementTimeoutException,
 } from '@aws-sdk/client-rds-data';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createDataApiExecutor, toNamedParameters, toSqlParameter } from '../../../lambdas/adapters/sql/data-api.js';
 import {
   SqlError,
   SqlLimitError,
+  SqlTimeoutError,
   SqlUnavailableError,
   sqlJson,
   sqlTimestamp,
@@ -330,6 +332,14 @@ describe('Data API executor (through the PGlite-backed fake)', () => {
     await executor.query('SELECT 1 AS one');
     // Delays are at least half of 40, 60 (capped from 80) and 60 ms.
     expect(Date.now() - started).toBeGreaterThanOrEqual(75);
+  });
+
+  it('reports the 45 s statement timeout as SqlTimeoutError, without a retry', async () => {
+    api.fake.failNextWith(new StatementTimeoutException({ message: 'Request timed out', $metadata: {} }), 1);
+    const err = await api.executor.query('SELECT 1 AS one').catch((e) => e);
+    expect(err).toBeInstanceOf(SqlTimeoutError);
+    expect(err).toMatchObject({ code: '57014' });
+    expect(api.fake.calls).toHaveLength(1);
   });
 
   it('never retries other errors', async () => {

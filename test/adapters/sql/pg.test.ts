@@ -1,5 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SqlError, SqlUnavailableError, sqlJson, sqlTimestamp } from '../../../lambdas/adapters/sql/executor.js';
+import {
+  SqlError,
+  SqlTimeoutError,
+  SqlUnavailableError,
+  sqlJson,
+  sqlTimestamp,
+} from '../../../lambdas/adapters/sql/executor.js';
 import { createPgExecutor } from '../../../lambdas/adapters/sql/pg.js';
 import { createPgliteExecutor } from '../../../lambdas/adapters/sql/pglite.js';
 import { startTcpProxy } from '../../../scripts/chaos/tcp-proxy.js';
@@ -76,6 +82,33 @@ describe.skipIf(!PG_URL)('pg adapter plan hints', () => {
       expect(await mode('generic')).toBe('force_generic_plan');
       expect(await mode('custom')).toBe('auto');
       expect(await mode(undefined)).toBe('auto');
+    } finally {
+      await t.close();
+    }
+  });
+});
+
+describe.skipIf(!PG_URL)('pg adapter bounded statements', () => {
+  it('cancels a bounded statement at the time limit, keeps the URL options, and leaves other statements alone', async () => {
+    const t = await pgTestDatabase(2, { boundedStatementMs: 300 });
+    try {
+      const slow = t.db.query('SELECT pg_sleep(3) AS s', [], { bounded: true });
+      await expect(slow).rejects.toBeInstanceOf(SqlTimeoutError);
+      await expect(slow).rejects.toMatchObject({ code: '57014' });
+      await expect(
+        t.db.query('SELECT pg_sleep($1) AS s', [3], { bounded: true, plan: 'generic' }),
+      ).rejects.toBeInstanceOf(SqlTimeoutError);
+      // Unbounded statements run past the limit, and the bounded connections kept the URL's search_path.
+      expect((await t.db.query('SELECT pg_sleep(0.5)::text AS s')).rows).toEqual([{ s: '' }]);
+      const path = await t.db.query<{ p: string }>("SELECT current_setting('search_path') AS p", [], { bounded: true });
+      expect(path.rows[0]?.p).toBe(t.schema);
+      const limit = await t.db.query<{ v: string }>("SELECT current_setting('statement_timeout') AS v", [], {
+        bounded: true,
+      });
+      expect(limit.rows[0]?.v).toBe('300ms');
+      expect((await t.db.query<{ v: string }>("SELECT current_setting('statement_timeout') AS v")).rows[0]?.v).toBe(
+        '0',
+      );
     } finally {
       await t.close();
     }

@@ -1,10 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SqlTimeoutError } from '../../../lambdas/adapters/sql/executor.js';
+import { migrate } from '../../../lambdas/adapters/sql/migrate.js';
 import { FhirRepository } from '../../../lambdas/fhir/repository/repository.js';
 import { runHistory, runSearch, type SearchResult } from '../../../lambdas/fhir/repository/search.js';
 import { parseSearch } from '../../../lambdas/fhir/search/parse.js';
 import { encodeCursor } from '../../../lambdas/fhir/search/sql.js';
 import type { Resource } from '../../../lambdas/fhir/types.js';
-import { executorFactories, type TestDatabase } from '../../support/executors.js';
+import { executorFactories, PG_URL, pgTestDatabase, type TestDatabase } from '../../support/executors.js';
 import { IPP_SYSTEM, observation, patient } from '../../support/fixtures.js';
 
 describe.each(executorFactories)('search on $name', (factory) => {
@@ -186,5 +188,27 @@ describe.each(executorFactories)('search on $name', (factory) => {
       status: 400,
     });
     expect(parseSearch('Patient', [['_count', '5000']]).count).toBe(1000);
+  });
+});
+
+describe.skipIf(!PG_URL)('search time limit on a PostgreSQL server', () => {
+  it('cancels a search past the limit (SqlTimeoutError) and leaves the next one alone', async () => {
+    const t = await pgTestDatabase(4, { boundedStatementMs: 300 });
+    try {
+      await migrate(t.db);
+      const repo = new FhirRepository(t.db);
+      await repo.create(patient({ ipp: 'TL-1', family: 'Durand' }));
+      const search = (q: string) => runSearch(t.db, parseSearch('Patient', [...new URLSearchParams(q)]));
+      // Another session holds the table (as a long migration would): the search waits, and the limit counts the wait.
+      await t.db.transaction(async (tx) => {
+        await tx.query('LOCK TABLE resource, resource_history IN ACCESS EXCLUSIVE MODE');
+        await expect(search('family=durand')).rejects.toBeInstanceOf(SqlTimeoutError);
+        await expect(search('family=durand&_summary=count')).rejects.toBeInstanceOf(SqlTimeoutError);
+        await expect(runHistory(t.db, { resourceType: 'Patient', count: 5 })).rejects.toBeInstanceOf(SqlTimeoutError);
+      });
+      expect((await search('family=durand')).matches).toHaveLength(1);
+    } finally {
+      await t.close();
+    }
   });
 });
