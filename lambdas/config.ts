@@ -87,6 +87,8 @@ const schema = z
     PFI_HL7_WORKER_CONCURRENCY: intIn(1, 500, 64),
     /** The local ingest worker in its own thread, on a PostgreSQL server (an embedded database is one thread's). */
     PFI_HL7_WORKER_THREAD: boolFlag(true),
+    /** Niceness of that thread (0 = the platform's priority, 19 = the lowest): ACKs go before mapping when CPU is short. */
+    PFI_HL7_WORKER_NICE: intIn(0, 19, 10),
     /** JSON file of the platform organisation's CDA defaults (lambdas/cda/organisation.ts); unset = the example one. */
     PFI_ORGANISATION_FILE: optionalString,
     /** The same as JSON text (AWS: set by the CDK app from the `pfi:organisation` context). */
@@ -251,6 +253,8 @@ export interface Config {
     visibilityTimeoutSeconds: number;
     /** The local ingest worker runs in its own thread (PostgreSQL server only). */
     workerThread: boolean;
+    /** Niceness of the ingest thread (Linux: per thread). */
+    workerNice: number;
   };
   /** CDA generation: the organisation defaults file (undefined = the example organisation) and the PDF copy. */
   cda: { organisationFile: string | undefined; organisationJson: string | undefined; pdf: boolean };
@@ -339,6 +343,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       workerConcurrency: e.PFI_HL7_WORKER_CONCURRENCY,
       visibilityTimeoutSeconds: e.PFI_QUEUE_VISIBILITY_TIMEOUT_SECONDS,
       workerThread: database.kind === 'pg' && e.PFI_HL7_WORKER_THREAD,
+      workerNice: e.PFI_HL7_WORKER_NICE,
     },
     cda: { organisationFile: e.PFI_ORGANISATION_FILE, organisationJson: e.PFI_ORGANISATION_JSON, pdf: e.PFI_CDA_PDF },
     mssante: {

@@ -20,6 +20,7 @@ describe('loadConfig', () => {
       workerConcurrency: 64,
       visibilityTimeoutSeconds: 60,
       workerThread: false,
+      workerNice: 10,
     });
     expect(loadConfig({ PFI_DOCUMENTS_BUCKET: 'pfi-docs' }).hl7.rawArchive).toBe('documents');
     expect(loadConfig({ PFI_HL7_RAW_ARCHIVE: 'documents' }).hl7.rawArchive).toBe('documents');
@@ -121,6 +122,7 @@ describe('loadConfig', () => {
         PFI_HL7_MAX_RECEIVES: '1',
         PFI_HL7_WORKER_CONCURRENCY: '500',
         PFI_QUEUE_VISIBILITY_TIMEOUT_SECONDS: '10',
+        PFI_HL7_WORKER_NICE: '0',
       }).hl7,
     ).toEqual({
       rawRetentionDays: 3650,
@@ -129,6 +131,7 @@ describe('loadConfig', () => {
       workerConcurrency: 500,
       visibilityTimeoutSeconds: 10,
       workerThread: false,
+      workerNice: 0,
     });
     let message = '';
     try {

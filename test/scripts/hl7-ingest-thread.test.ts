@@ -4,10 +4,12 @@
  * thread boundary, and a thread that cannot start fails the start-up with a clear error.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { getPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { afterAll, describe, expect, it } from 'vitest';
+import { migrate } from '../../lambdas/adapters/sql/migrate.js';
+import { createPgExecutor } from '../../lambdas/adapters/sql/pg.js';
 import { loadConfig } from '../../lambdas/config.js';
 import { INGEST_AUTH } from '../../lambdas/hl7/apply/context.js';
 import { IngestThreadError, startIngestThread } from '../../scripts/hl7-ingest-thread.js';
@@ -94,6 +96,31 @@ describe.skipIf(!PG_URL)('HL7 ingest thread (PostgreSQL server)', () => {
       await database.drop();
     }
   }, 120_000);
+});
+
+describe.skipIf(!PG_URL || process.platform !== 'linux')('HL7 ingest thread priority (Linux)', () => {
+  it('runs at the configured niceness while the platform thread keeps its own', async () => {
+    const database = await scratchDatabase(PG_URL!, 'pfi_test_nice');
+    try {
+      const db = createPgExecutor(database.url, 1);
+      await migrate(db);
+      await db.close();
+      const before = getPriority();
+      const config = loadConfig({ ...(await baseEnv()), DATABASE_URL: database.url, PFI_HL7_WORKER_NICE: '7' });
+      const thread = await startIngestThread(config, { log: () => undefined, applied: () => undefined });
+      try {
+        expect(thread.nice).toBe(Math.max(7, before));
+        expect(getPriority()).toBe(before);
+      } finally {
+        await thread.stop();
+      }
+      const env = await baseEnv();
+      expect(() => loadConfig({ ...env, PFI_HL7_WORKER_NICE: '20' })).toThrow(/PFI_HL7_WORKER_NICE/);
+      expect(loadConfig(env).hl7.workerNice).toBe(10);
+    } finally {
+      await database.drop();
+    }
+  }, 60_000);
 });
 
 it('a thread that cannot reach its database fails the start-up with IngestThreadError', async () => {
