@@ -71,7 +71,9 @@ export function createPgExecutor(
   // One pool per combination, created on first use:
   // - `plan: 'generic'` statements run on connections that always use the cached generic plan (PostgreSQL would
   //   otherwise re-plan some of them at every execution); the others keep `auto`;
-  // - `bounded` statements run on connections whose statement_timeout cancels them.
+  // - `bounded` statements run on connections whose statement_timeout cancels them. Those pools get half the size:
+  //   with all four busy, an executor holds at most 3 × poolSize connections (30 by default), and the platform and
+  //   its ingest thread hold one executor each, under PostgreSQL's default max_connections of 100.
   const pools = new Map<string, pg.Pool>();
   let closed = false;
   const poolFor = (generic: boolean, bounded: boolean): pg.Pool => {
@@ -85,7 +87,7 @@ export function createPgExecutor(
       ];
       p = new pg.Pool({
         connectionString: settings.length ? withStartupOption(connectionString, settings.join(' ')) : connectionString,
-        max: poolSize,
+        max: bounded ? Math.ceil(poolSize / 2) : poolSize,
         types,
         application_name: 'pfi',
       });
@@ -139,7 +141,7 @@ export function createPgExecutor(
     kind: 'pg',
     pool,
     stats,
-    query: (text, params, options?: QueryOptions) =>
+    query: async (text, params, options?: QueryOptions) =>
       run(poolFor(options?.plan === 'generic', options?.bounded === true), text, params),
     async transaction(fn) {
       let client: pg.PoolClient;
