@@ -1,8 +1,9 @@
 /**
  * Start-up of the local platform after a crash: what the crashed process held in flight on the embedded queue is
- * retried at once, not after its visibility timeout.
+ * retried at once, not after its visibility timeout. A start-up that fails half-way leaves nothing running.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
@@ -65,3 +66,41 @@ it('a message the crashed process held in flight is applied at the next start, w
     await local.stop();
   }
 }, 60_000);
+
+it('a start-up step that fails (MLLP port in use) stops what had started: the port and the data directory are free again', async () => {
+  const dataDir = await mkdtemp(join(tmpdir(), 'pfi-failed-start-'));
+  dirs.push(dataDir);
+  const taken = createServer();
+  await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
+  const takenPort = (taken.address() as AddressInfo).port;
+  const httpPort = await freePort();
+  const env = {
+    PFI_DATA_DIR: dataDir,
+    PFI_HTTP_PORT: String(httpPort),
+    PFI_SMTP_SINK_PORT: '0',
+    PFI_LOG_LEVEL: 'SILENT',
+  };
+  const logger = new Logger({ logLevel: 'SILENT' });
+  try {
+    await expect(
+      startLocalPlatform(loadConfig({ ...env, PFI_MLLP_PORT: String(takenPort) }), { logger }),
+    ).rejects.toMatchObject({ code: 'EADDRINUSE' });
+  } finally {
+    await new Promise<void>((r) => taken.close(() => r()));
+  }
+  // The HTTP port and the embedded database (one process at a time) were released: the next start works.
+  const local = await startLocalPlatform(loadConfig({ ...env, PFI_MLLP_PORT: '0' }), { logger });
+  try {
+    expect(local.httpPort).toBe(httpPort);
+  } finally {
+    await local.stop();
+  }
+}, 60_000);
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const { port } = s.address() as AddressInfo;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
