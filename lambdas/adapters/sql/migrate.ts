@@ -10,6 +10,7 @@ import { statements as mssanteSendJournal } from './migrations/0007-mssante-send
 import { statements as auditTrail } from './migrations/0008-audit-trail.js';
 import { statements as erasureJournal } from './migrations/0009-erasure-journal.js';
 import { statements as auditExport } from './migrations/0010-audit-export.js';
+import { statements as queueHotReceive } from './migrations/0011-queue-hot-receive.js';
 
 export interface Migration {
   version: number;
@@ -29,6 +30,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 8, name: 'audit-trail', statements: auditTrail },
   { version: 9, name: 'erasure-journal', statements: erasureJournal },
   { version: 10, name: 'audit-export', statements: auditExport },
+  { version: 11, name: 'queue-hot-receive', statements: queueHotReceive },
 ];
 
 // Arbitrary constant shared by every PFI process: the transaction-level advisory lock that
