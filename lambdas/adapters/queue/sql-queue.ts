@@ -91,7 +91,10 @@ const PRUNE = `DELETE FROM queue_dedup WHERE (queue, deduplication_id) IN (
  * receive that would have delivered it once more (that receive returns fewer messages). Rows are locked
  * with SKIP LOCKED; a row another consumer took meanwhile fails the `visible_at` recheck and is skipped.
  * Every step reaches its rows by key or by address (the locked rows' ctid, stable while they are locked),
- * never by a join the planner could turn into a scan of the table.
+ * never by a join the planner could turn into a scan of the table. Two consumers receiving at the same
+ * instant walk to the same messages: the later one skips those the first locked and returns fewer (the
+ * next receive walks past them, hidden by then). A walk visits the rows waiting behind an older message
+ * of their group, so one group holding most of a large backlog makes each receive read that backlog.
  *
  * No index on `receive_count`, `receipt` or `visible_at` (migration 0011): the receive's UPDATE then
  * changes no indexed column and stays on its page (HOT), writing no index entry. The receipt starts with
@@ -201,7 +204,8 @@ function checkReceipt(receipt: string): void {
 /** The message id a receipt starts with (`<id>:<uuid>`, see RECEIVE); undefined when it has none. */
 function messageIdOf(receipt: string): string | undefined {
   const id = receipt.slice(0, receipt.indexOf(':'));
-  return /^[1-9]\d{0,18}$/.test(id) ? id : undefined;
+  // Up to 18 digits: every id a bigserial hands out, and never a number a bigint cannot hold.
+  return /^[1-9]\d{0,17}$/.test(id) ? id : undefined;
 }
 
 const staleReceipt = () => new StaleReceiptError('The receipt no longer designates a message held by this consumer');

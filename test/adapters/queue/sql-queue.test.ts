@@ -317,6 +317,11 @@ describe.each(executorFactories)('SqlQueue on $name', (factory) => {
     // A receipt is only valid on the queue it came from.
     await expect(queue.delete(fresh(), m?.receipt ?? '')).rejects.toBeInstanceOf(StaleReceiptError);
     await expect(queue.release(q, 'not-a-receipt', { delaySeconds: 0 })).rejects.toThrow(/no longer designates/);
+    // An id no bigint holds is stale too, not a database error.
+    await expect(queue.delete(q, '99999999999999999999:x')).rejects.toBeInstanceOf(StaleReceiptError);
+    await expect(queue.release(q, '99999999999999999999:x', { delaySeconds: 0 })).rejects.toBeInstanceOf(
+      StaleReceiptError,
+    );
     expect(await queue.depth(q)).toEqual({ visible: 0, inFlight: 1, deadLetter: 0 });
   });
 
