@@ -39,7 +39,8 @@ export class UsageError extends Error {
   override readonly name = 'UsageError';
 }
 
-function wholeNumber(name: string, value: string | undefined, min: number, max: number): number | undefined {
+/** `--name`'s value as a whole number in [min, max], undefined when absent; {@link UsageError} otherwise. */
+export function wholeNumber(name: string, value: string | undefined, min: number, max: number): number | undefined {
   if (value === undefined) return undefined;
   if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
     throw new UsageError(`--${name} must be a whole number between ${min} and ${max}`);

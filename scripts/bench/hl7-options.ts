@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { DEFAULT_PG_URL, UsageError } from './fhir-options.js';
+import { DEFAULT_PG_URL, UsageError, wholeNumber } from './fhir-options.js';
 
 /** Command line of `npm run bench -- hl7`. */
 
@@ -42,14 +42,6 @@ export const HL7_BENCH_USAGE = `usage: npm run bench -- hl7 [options]
   --apply-timeout S       longest wait for every message to be in FHIR after the last ACK (default 300)
   --client thread|inline  run the load client in its own thread (default) or on the platform's event loop
   --quick                 smoke run: 2000 messages, 1 s per parser (explicit options still apply)`;
-
-function wholeNumber(name: string, value: string | undefined, min: number, max: number): number | undefined {
-  if (value === undefined) return undefined;
-  if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
-    throw new UsageError(`--${name} must be a whole number between ${min} and ${max}`);
-  }
-  return Number(value);
-}
 
 /** Parses the options after `hl7`; throws {@link UsageError} on anything unknown or out of range. */
 export function parseHl7BenchArgs(argv: string[], env: NodeJS.ProcessEnv = {}): Hl7BenchOptions {

@@ -6,7 +6,7 @@ import { createPgExecutor } from '../../lambdas/adapters/sql/pg.js';
 import { createPgliteExecutor } from '../../lambdas/adapters/sql/pglite.js';
 import { type ScratchDatabase, scratchDatabase } from '../scratch-database.js';
 import { machineInfo, reachable } from './environment.js';
-import { DEFAULT_PG_URL, redactUrl, UsageError } from './fhir-options.js';
+import { DEFAULT_PG_URL, redactUrl, UsageError, wholeNumber } from './fhir-options.js';
 import { adtPlan, MESSAGES_PER_PATIENT } from './hl7-messages.js';
 import type { Hl7Backend } from './hl7-options.js';
 import { type LatencySummary, summarize } from './stats.js';
@@ -34,14 +34,6 @@ export interface QueueBenchOptions {
   pgUrl: string;
 }
 
-function whole(name: string, value: string | undefined, fallback: number, min: number, max: number): number {
-  if (value === undefined) return fallback;
-  if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
-    throw new UsageError(`--${name} must be a whole number between ${min} and ${max}`);
-  }
-  return Number(value);
-}
-
 /** Parses the options after `queue`; throws {@link UsageError} on anything unknown or out of range. */
 export function parseQueueBenchArgs(argv: string[], env: NodeJS.ProcessEnv = {}): QueueBenchOptions {
   let values: Record<string, string | undefined>;
@@ -62,10 +54,10 @@ export function parseQueueBenchArgs(argv: string[], env: NodeJS.ProcessEnv = {})
   if (!/^postgres(ql)?:\/\//.test(pgUrl)) throw new UsageError('--pg-url must be a postgres:// URL');
   return {
     backends: backend === 'both' ? ['embedded', 'pg'] : [backend as Hl7Backend],
-    messages: whole('messages', values['messages'], 20_000, 1, 1_000_000),
+    messages: wholeNumber('messages', values['messages'], 1, 1_000_000) ?? 20_000,
     // The queue takes at most 1000 messages per receive; a send has no such limit, but a group commit holds 500.
-    sendBatch: whole('send-batch', values['send-batch'], 50, 1, 500),
-    receiveBatch: whole('receive-batch', values['receive-batch'], 64, 1, 1000),
+    sendBatch: wholeNumber('send-batch', values['send-batch'], 1, 500) ?? 50,
+    receiveBatch: wholeNumber('receive-batch', values['receive-batch'], 1, 1000) ?? 64,
     pgUrl,
   };
 }
