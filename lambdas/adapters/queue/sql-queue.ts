@@ -286,7 +286,8 @@ export class SqlQueue implements QueuePort {
     if (!Number.isInteger(opts.maxReceives) || opts.maxReceives < 1) {
       throw new QueueInputError('maxReceives must be an integer >= 1');
     }
-    // A custom plan: with a backlog, the generic plan of this statement took ~88 ms on PGlite against ~11 ms.
+    // A custom plan: with a backlog, the generic plan of the receive this walk replaced took ~88 ms on PGlite against
+    // ~11 ms; the hint stays (planning the walk took 0.2–0.5 ms in EXPLAIN ANALYZE).
     const res = await this.db.query<ReceivedRow>(
       RECEIVE,
       [queue, opts.max, opts.visibilityTimeoutSeconds, opts.maxReceives],
@@ -317,9 +318,15 @@ export class SqlQueue implements QueuePort {
     async (items: { queue: string; receipt: string }[]): Promise<Settled<void>[]> => {
       const deleted = new Set<string>();
       for (const queue of new Set(items.map((i) => i.queue))) {
-        const receipts = items.filter((i) => i.queue === queue && messageIdOf(i.receipt)).map((i) => i.receipt);
+        const ids: string[] = [];
+        const receipts: string[] = [];
+        for (const i of items) {
+          const id = i.queue === queue ? messageIdOf(i.receipt) : undefined;
+          if (id === undefined) continue;
+          ids.push(id);
+          receipts.push(i.receipt);
+        }
         if (receipts.length === 0) continue;
-        const ids = receipts.map(messageIdOf);
         const res = await this.db.query<{ receipt: string }>(DELETE, [queue, sqlJson(ids), sqlJson(receipts)]);
         for (const r of res.rows) deleted.add(`${queue}\u0000${r.receipt}`);
       }
