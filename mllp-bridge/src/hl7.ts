@@ -7,7 +7,7 @@
  */
 
 import { isUtf8 } from 'node:buffer';
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /** Charsets the bridge decodes and encodes. */
 export type Charset = 'utf-8' | 'latin1' | 'iso-8859-15' | 'windows-1252';
@@ -95,7 +95,6 @@ export interface AckOptions {
 const DEFAULT_SEPARATORS: Separators = { field: '|', component: '^', repetition: '~', escape: '\\', subcomponent: '&' };
 const DEFAULT_ENCODING_CHARACTERS = '^~\\&';
 const DEFAULT_VERSION = '2.5';
-const SEGMENT_SPLIT = /\r\n|\r|\n/;
 
 // ---------------------------------------------------------------------------------------------------------------
 // Charsets
@@ -195,19 +194,40 @@ function charsetFromMsh18(value: string): Charset | undefined {
   }
 }
 
-/** MSH-18 (first repetition) read from the raw bytes; the MSH segment itself is ASCII. */
+const MSH_BYTES = Buffer.from('MSH', 'latin1');
+
+/** Where the segment that starts at `start` ends: its first CR or LF, else the end. */
+function segmentEnd(bytes: Buffer, start: number): number {
+  for (let i = start; i < bytes.length; i++) {
+    if (bytes[i] === 0x0d || bytes[i] === 0x0a) return i;
+  }
+  return bytes.length;
+}
+
+/**
+ * MSH-18 (first repetition) read from the raw bytes; the MSH segment itself is ASCII. Scans the bytes for the field
+ * separators (MSH-18 follows the 17th, MSH-1 being the first) rather than splitting the segment: this runs for every
+ * message the bridge receives.
+ */
 function rawMsh18(bytes: Buffer): string | undefined {
-  const start = bytes.indexOf('MSH');
+  const start = bytes[0] === 0x4d && bytes[1] === 0x53 && bytes[2] === 0x48 ? 0 : bytes.indexOf(MSH_BYTES);
   if (start < 0 || bytes.length < start + 8) return undefined;
-  let end = start;
-  while (end < bytes.length && bytes[end] !== 0x0d && bytes[end] !== 0x0a) end++;
-  const msh = bytes.subarray(start, end).toString('latin1');
-  const fieldSep = msh.charAt(3);
-  const parts = msh.split(fieldSep);
-  const repetition = (parts[1] ?? '').charAt(1);
-  const value = parts[17];
-  if (value === undefined) return undefined;
-  return repetition ? (value.split(repetition)[0] ?? '') : value;
+  const end = segmentEnd(bytes, start);
+  if (end < start + 4) return undefined;
+  const fieldSep = bytes[start + 3];
+  // MSH-2's second character, as long as MSH-2 has one (it may be empty or one character long).
+  const repetitionAt = start + 5;
+  const repetition =
+    bytes[start + 4] !== fieldSep && repetitionAt < end && bytes[repetitionAt] !== fieldSep
+      ? bytes[repetitionAt]
+      : undefined;
+  let separators = 1;
+  let i = start + 4;
+  for (; i < end && separators < 17; i++) if (bytes[i] === fieldSep) separators++;
+  if (separators < 17) return undefined;
+  let valueEnd = i;
+  while (valueEnd < end && bytes[valueEnd] !== fieldSep && bytes[valueEnd] !== repetition) valueEnd++;
+  return bytes.toString('latin1', i, valueEnd);
 }
 
 /**
@@ -225,9 +245,8 @@ export function decodeMessage(
   const declared = msh18 === undefined ? undefined : charsetFromMsh18(msh18);
   let charset: Charset;
   if (declared === undefined || declared === 'utf-8') {
-    charset = isUtf8(body) ? 'utf-8' : fallbackCharset;
     // A 'utf-8' fallback on invalid bytes would insert U+FFFD: latin1 keeps every byte instead.
-    if (charset === 'utf-8' && !isUtf8(body)) charset = 'latin1';
+    charset = isUtf8(body) ? 'utf-8' : fallbackCharset === 'utf-8' ? 'latin1' : fallbackCharset;
   } else {
     charset = declared;
   }
@@ -283,15 +302,50 @@ function readPatientKey(pid3: string, seps: Separators): PatientKey | undefined 
   return chosen && { id: chosen.id, authority: chosen.authority };
 }
 
+/** Where the segment starting at `start` ends in `text`: its first CR or LF, else the end. */
+function textSegmentEnd(text: string, start: number): number {
+  for (let i = start; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x0d || c === 0x0a) return i;
+  }
+  return text.length;
+}
+
+/** The first segment named `name` after the MSH (segments end with CR, LF or CRLF), or undefined. */
+function findSegment(text: string, name: string, field: string): string | undefined {
+  for (let at = text.indexOf(name, 1); at >= 0; at = text.indexOf(name, at + 1)) {
+    const before = text.charCodeAt(at - 1);
+    if (before !== 0x0d && before !== 0x0a) continue;
+    const after = at + name.length;
+    const next = text.charAt(after);
+    if (next === field || next === '\r' || next === '\n' || after === text.length) {
+      return text.slice(at, textSegmentEnd(text, after));
+    }
+  }
+  return undefined;
+}
+
+/** Field `n` of a segment other than MSH (`PID|1||x`: field 3 is `x`), empty when absent. */
+function segmentField(segment: string, field: string, n: number): string {
+  let from = 0;
+  for (let k = 0; k < n; k++) {
+    const at = segment.indexOf(field, from);
+    if (at < 0) return '';
+    from = at + 1;
+  }
+  const end = segment.indexOf(field, from);
+  return end < 0 ? segment.slice(from) : segment.slice(from, end);
+}
+
 /**
  * Reads the MSH fields the bridge routes on, plus the patient key from PID-3. Segments may be separated by `\r`, `\n`
  * or `\r\n` (mixed). Returns a HeaderError when the text does not start with `MSH`, the separators are unusable, or
- * MSH-9 (message type) / MSH-10 (control id) is empty.
+ * MSH-9 (message type) / MSH-10 (control id) is empty. Only the MSH and the first PID are looked at (this runs for
+ * every message the bridge receives).
  */
 export function readHeader(text: string): Header | HeaderError {
   if (!text.startsWith('MSH')) return { error: 'no-msh' };
-  const segments = text.split(SEGMENT_SPLIT).filter((s) => s !== '');
-  const msh = segments[0] ?? '';
+  const msh = text.slice(0, textSegmentEnd(text, 0));
   const read = readSeparators(msh);
   if (!read) return { error: 'bad-separators' };
   const { separators, encodingCharacters } = read;
@@ -299,8 +353,8 @@ export function readHeader(text: string): Header | HeaderError {
   const parts = msh.split(separators.field);
   const f = (n: number): string => parts[n - 1] ?? '';
   const msh9 = f(9).split(separators.component);
-  const pid = segments.find((s) => s.split(separators.field)[0] === 'PID');
-  const patient = pid === undefined ? undefined : readPatientKey(pid.split(separators.field)[3] ?? '', separators);
+  const pid = findSegment(text, 'PID', separators.field);
+  const patient = pid === undefined ? undefined : readPatientKey(segmentField(pid, separators.field, 3), separators);
   const header: Header = {
     separators,
     encodingCharacters,
@@ -444,9 +498,8 @@ export function buildAck(h: AckSource, code: AckCode, opts: AckOptions): string 
 
 const MESSAGE_GROUP_ID = /^[A-Za-z0-9!"#$%&'()*+,\-./:;<=>?@[\\\]^_`{|}~]{1,128}$/;
 
-function sha256Hex(value: string): string {
-  return createHash('sha256').update(value, 'utf8').digest('hex');
-}
+// One-shot hashing: a Hash object per call costs as much as hashing a whole message.
+const sha256Hex = (value: string): string => hash('sha256', value, 'hex');
 
 /**
  * SQS FIFO MessageGroupId: messages for one patient of one sender stay ordered. With a patient key it is the sha256

@@ -1,5 +1,6 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   buildAck,
@@ -291,6 +292,77 @@ describe('readHeader', () => {
   it('a no-type / no-control-id error carries the readable header for the ACK', () => {
     const r = readHeader('MSH#$~\\&#A#B#C#D#1###7#P#2.5\r') as HeaderError;
     expect(r.header).toMatchObject({ sendingApplication: 'A', controlId: '7', separators: { field: '#' } });
+  });
+});
+
+describe('readHeader and decodeMessage scan only what they need (fast-check)', () => {
+  // Random messages: separators, line endings, empty lines, segments named like PID (PIDX, XPID), MSH-18 values
+  // with repetitions, MSH segments cut short. The expected values come from the plain definitions: split the text
+  // into segments, the MSH into fields.
+  const field = fc.constantFrom('|', '#', '!');
+  const endings = fc.constantFrom('\r', '\n', '\r\n', '\r\r', '\n\n');
+  const charsets = fc.constantFrom('', '8859/1', '8859/15', 'UNICODE UTF-8', 'utf-8', 'ASCII', 'KOI8', ' 8859/1 ');
+  const text = fc.string({
+    unit: fc.constantFrom('a', 'B', '1', '^', '~', '&', '*', ' ', 'P', 'I', 'D'),
+    maxLength: 8,
+  });
+  const messages = fc.record({
+    field,
+    repetition: fc.constantFrom('~', '*'),
+    mshFields: fc.array(text, { minLength: 0, maxLength: 20 }),
+    msh18: fc.array(charsets, { minLength: 1, maxLength: 3 }),
+    cutAt: fc.option(fc.integer({ min: 2, max: 19 }), { nil: undefined }),
+    segments: fc.array(
+      fc.record({
+        name: fc.constantFrom('EVN', 'PID', 'PV1', 'PIDX', 'XPID', 'ZBE'),
+        fields: fc.array(text, { maxLength: 5 }),
+      }),
+      { maxLength: 5 },
+    ),
+    endings: fc.array(endings, { minLength: 6, maxLength: 6 }),
+  });
+  type Generated = typeof messages extends fc.Arbitrary<infer T> ? T : never;
+  const build = (m: Generated) => {
+    const f = m.field;
+    const fields = ['MSH', `^${m.repetition}\\&`, ...m.mshFields.slice(0, 15)];
+    while (fields.length < 17) fields.push('x');
+    fields.push(m.msh18.join(m.repetition), 'FR');
+    // MSH-9 and MSH-10 present unless the segment is cut short.
+    fields[8] = 'ADT^A01';
+    fields[9] = 'C1';
+    const mshLine = fields.slice(0, m.cutAt === undefined ? fields.length : m.cutAt).join(f);
+    const lines = [mshLine, ...m.segments.map((s) => [s.name, ...s.fields].join(f))];
+    return lines.map((l, i) => l + (m.endings[i % m.endings.length] ?? '\r')).join('');
+  };
+
+  it('readHeader reads the same header as it does from the MSH and the first PID alone', () => {
+    fc.assert(
+      fc.property(messages, (m) => {
+        const t = build(m);
+        const segments = t.split(/\r\n|\r|\n/).filter((s) => s !== '');
+        const pid = segments.find((s) => s.split(m.field)[0] === 'PID');
+        const canonical = [segments[0], ...(pid === undefined ? [] : [pid])].join('\r');
+        expect(readHeader(t)).toEqual(readHeader(canonical));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('decodeMessage takes the charset from the first repetition of MSH-18', () => {
+    const declared: Record<string, Charset> = { '8859/1': 'latin1', '8859/15': 'iso-8859-15' };
+    fc.assert(
+      fc.property(messages, (m) => {
+        // é in latin1: not UTF-8, so an undeclared or UTF-8-declared message falls back to windows-1252.
+        const bytes = Buffer.from(`${build(m)}PID${m.field}\xe9\r`, 'latin1');
+        const msh = bytes.toString('latin1').split(/[\r\n]/)[0] ?? '';
+        const parts = msh.split(m.field);
+        const repetition = (parts[1] ?? '').charAt(1);
+        const msh18 = parts[17] === undefined ? undefined : repetition ? parts[17].split(repetition)[0] : parts[17];
+        const expected = (msh18 !== undefined && declared[msh18.trim().toUpperCase()]) || 'windows-1252';
+        expect(decodeMessage(bytes, 'windows-1252').charset).toBe(expected);
+      }),
+      { numRuns: 2000 },
+    );
   });
 });
 
