@@ -89,6 +89,11 @@ const schema = z
     PFI_HL7_WORKER_THREAD: boolFlag(true),
     /** Niceness of that thread (0 = the platform's priority, 19 = the lowest): ACKs go before mapping when CPU is short. */
     PFI_HL7_WORKER_NICE: intIn(0, 19, 10),
+    /**
+     * Percent of the wall time the local ingest worker takes while MLLP messages keep arriving (100 = no pacing):
+     * ACKs before mapping when the bridge, the worker and the database share the machine's cores.
+     */
+    PFI_HL7_WORKER_SHARE_UNDER_LOAD: intIn(5, 100, 25),
     /** JSON file of the platform organisation's CDA defaults (lambdas/cda/organisation.ts); unset = the example one. */
     PFI_ORGANISATION_FILE: optionalString,
     /** The same as JSON text (AWS: set by the CDK app from the `pfi:organisation` context). */
@@ -255,6 +260,8 @@ export interface Config {
     workerThread: boolean;
     /** Niceness of the ingest thread (Linux: per thread). */
     workerNice: number;
+    /** Part of the wall time (0.05–1) the local ingest worker takes while the bridge is receiving. */
+    workerShareUnderLoad: number;
   };
   /** CDA generation: the organisation defaults file (undefined = the example organisation) and the PDF copy. */
   cda: { organisationFile: string | undefined; organisationJson: string | undefined; pdf: boolean };
@@ -344,6 +351,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       visibilityTimeoutSeconds: e.PFI_QUEUE_VISIBILITY_TIMEOUT_SECONDS,
       workerThread: database.kind === 'pg' && e.PFI_HL7_WORKER_THREAD,
       workerNice: e.PFI_HL7_WORKER_NICE,
+      workerShareUnderLoad: e.PFI_HL7_WORKER_SHARE_UNDER_LOAD / 100,
     },
     cda: { organisationFile: e.PFI_ORGANISATION_FILE, organisationJson: e.PFI_ORGANISATION_JSON, pdf: e.PFI_CDA_PDF },
     mssante: {

@@ -16,6 +16,10 @@ import { createCommitLock, type InboundHl7, ingestBatch } from '../lambdas/hl7/i
 import { HL7_INBOUND_QUEUE } from '../lambdas/hl7/queues.js';
 import type { RawMessageArchive } from '../lambdas/hl7/raw-archive.js';
 import { type Hl7Worker, startHl7Worker } from '../lambdas/hl7/worker.js';
+import { type IngressPacer, ingressPacer } from './ingress-pacer.js';
+
+/** The bridge counts as busy this long after its last enqueue (MLLP senders wait for each ACK: gaps are short). */
+const PACER_QUIET_MS = 50;
 
 /** A log line without message content: codes, ids and counts only. */
 export interface IngestLog {
@@ -38,6 +42,8 @@ export interface IngestWorkerDeps {
   documents: DocumentStore;
   archive: RawMessageArchive;
   report: IngestReport;
+  /** Default: paced by `config.hl7.workerShareUnderLoad` (tests pass their own). */
+  pacer?: IngressPacer;
 }
 
 export function startIngestWorker(deps: IngestWorkerDeps): Hl7Worker {
@@ -52,11 +58,20 @@ export function startIngestWorker(deps: IngestWorkerDeps): Hl7Worker {
   // The messages the worker received together are applied as one batch (a few statements for all of them). While
   // one batch is written, the next is read and applied in memory; their writes run one after the other.
   const commitLock = createCommitLock();
-  const ingest = coalesce((inbounds: InboundHl7[]) => ingestBatch(ingestDeps, inbounds, commitLock), {
-    maxBatch: config.hl7.workerConcurrency,
-    maxInFlight: 2,
-  });
-  return startHl7Worker({
+  const pacer = deps.pacer ?? ingressPacer({ share: config.hl7.workerShareUnderLoad, quietMs: PACER_QUIET_MS });
+  const ingest = coalesce(
+    async (inbounds: InboundHl7[]) => {
+      await pacer.turn();
+      const started = pacer.now();
+      try {
+        return await ingestBatch(ingestDeps, inbounds, commitLock);
+      } finally {
+        pacer.ran(started);
+      }
+    },
+    { maxBatch: config.hl7.workerConcurrency, maxInFlight: 2 },
+  );
+  const worker = startHl7Worker({
     queue: deps.queue,
     queueName: HL7_INBOUND_QUEUE,
     concurrency: config.hl7.workerConcurrency * 2,
@@ -103,4 +118,13 @@ export function startIngestWorker(deps: IngestWorkerDeps): Hl7Worker {
       },
     },
   });
+  return {
+    ...worker,
+    // The bridge notifies after each enqueue: that is also what tells the pacer messages are arriving.
+    notify() {
+      pacer.arrived();
+      worker.notify();
+    },
+    stats: worker.stats,
+  };
 }

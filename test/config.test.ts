@@ -21,6 +21,7 @@ describe('loadConfig', () => {
       visibilityTimeoutSeconds: 60,
       workerThread: false,
       workerNice: 10,
+      workerShareUnderLoad: 0.25,
     });
     expect(loadConfig({ PFI_DOCUMENTS_BUCKET: 'pfi-docs' }).hl7.rawArchive).toBe('documents');
     expect(loadConfig({ PFI_HL7_RAW_ARCHIVE: 'documents' }).hl7.rawArchive).toBe('documents');
@@ -123,6 +124,7 @@ describe('loadConfig', () => {
         PFI_HL7_WORKER_CONCURRENCY: '500',
         PFI_QUEUE_VISIBILITY_TIMEOUT_SECONDS: '10',
         PFI_HL7_WORKER_NICE: '0',
+        PFI_HL7_WORKER_SHARE_UNDER_LOAD: '100',
       }).hl7,
     ).toEqual({
       rawRetentionDays: 3650,
@@ -132,6 +134,7 @@ describe('loadConfig', () => {
       visibilityTimeoutSeconds: 10,
       workerThread: false,
       workerNice: 0,
+      workerShareUnderLoad: 1,
     });
     let message = '';
     try {
@@ -161,6 +164,8 @@ describe('loadConfig', () => {
     );
     expect(() => loadConfig({ PFI_HL7_MAX_RECEIVES: '101' })).toThrow(/PFI_HL7_MAX_RECEIVES/);
     expect(() => loadConfig({ PFI_HL7_RAW_RETENTION_DAYS: '0' })).toThrow(/PFI_HL7_RAW_RETENTION_DAYS/);
+    expect(() => loadConfig({ PFI_HL7_WORKER_SHARE_UNDER_LOAD: '4' })).toThrow(/PFI_HL7_WORKER_SHARE_UNDER_LOAD/);
+    expect(loadConfig({}).hl7.workerShareUnderLoad).toBe(0.25);
   });
 
   it('reads the MSSanté retry and SMTP timeout settings: defaults unchanged, bounds, max at least base', () => {

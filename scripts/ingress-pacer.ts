@@ -1,0 +1,61 @@
+/**
+ * ACKs before mapping, on one machine. While MLLP messages keep arriving, the local ingest worker takes at most a
+ * `share` of the wall time: after a batch that took `d` ms it waits `d × (1/share − 1)` ms (at most
+ * {@link MAX_PAUSE_MS}) before the next, so the bridge's enqueues and the worker's FHIR writes do not split the
+ * cores (and the database) evenly during a burst. Once the bridge has been quiet for `quietMs`, batches run back to
+ * back. Nothing is lost by waiting: the messages are durable in the queue, and a batch waits far less than their
+ * visibility timeout. In AWS the bridge, the workers and the database do not share cores; nothing paces them.
+ */
+
+/** Longest wait between two batches, whatever the last one took (a stalled database makes one batch long). */
+export const MAX_PAUSE_MS = 1000;
+
+export interface IngressPacerOptions {
+  /** Part of the wall time the worker may use while messages arrive, in (0, 1]; 1 never waits. */
+  share: number;
+  /** The bridge counts as busy this long after its last message. */
+  quietMs: number;
+  clock?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+export interface IngressPacer {
+  /** A message was enqueued by the bridge. */
+  arrived(): void;
+  /** Resolves when the next batch may start. */
+  turn(): Promise<void>;
+  /** A batch that started at `startedAt` (the clock's time) has ended. */
+  ran(startedAt: number): void;
+  now(): number;
+}
+
+const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
+
+export function ingressPacer(opts: IngressPacerOptions): IngressPacer {
+  if (!(opts.share > 0 && opts.share <= 1)) throw new RangeError('share must be in (0, 1]');
+  const clock = opts.clock ?? (() => performance.now());
+  const sleep = opts.sleep ?? defaultSleep;
+  let lastArrival = Number.NEGATIVE_INFINITY;
+  // When the worker may start again while the bridge is busy.
+  let readyAt = Number.NEGATIVE_INFINITY;
+  return {
+    arrived() {
+      lastArrival = clock();
+    },
+    async turn() {
+      if (opts.share >= 1) return;
+      for (;;) {
+        const now = clock();
+        const busyFor = lastArrival + opts.quietMs - now;
+        if (busyFor <= 0 || now >= readyAt) return;
+        // Woken by whichever comes first: the end of the pause, or the bridge going quiet.
+        await sleep(Math.min(readyAt - now, busyFor));
+      }
+    },
+    ran(startedAt) {
+      const end = clock();
+      readyAt = Math.max(readyAt, end + Math.min(MAX_PAUSE_MS, (end - startedAt) * (1 / opts.share - 1)));
+    },
+    now: clock,
+  };
+}
