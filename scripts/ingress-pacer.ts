@@ -26,6 +26,8 @@ export interface IngressPacer {
   turn(): Promise<void>;
   /** A batch that started at `startedAt` (the clock's time) has ended. */
   ran(startedAt: number): void;
+  /** The bridge enqueued a message within the last `quietMs`. */
+  busy(): boolean;
   now(): number;
 }
 
@@ -56,6 +58,33 @@ export function ingressPacer(opts: IngressPacerOptions): IngressPacer {
       const end = clock();
       readyAt = Math.max(readyAt, end + Math.min(MAX_PAUSE_MS, (end - startedAt) * (1 / opts.share - 1)));
     },
+    busy: () => clock() - lastArrival < opts.quietMs,
     now: clock,
   };
+}
+
+/**
+ * Runs `run` over `items` in order: each part after the pacer's turn, at most `limitUnderLoad` items while the
+ * bridge is busy (all the rest otherwise). Results come back in the order of `items`.
+ */
+export async function runPaced<I, O>(
+  pacer: IngressPacer,
+  items: readonly I[],
+  limitUnderLoad: number | undefined,
+  run: (part: I[]) => Promise<O[]>,
+): Promise<O[]> {
+  const out: O[] = [];
+  for (let at = 0; at < items.length; ) {
+    await pacer.turn();
+    const size = limitUnderLoad !== undefined && pacer.busy() ? limitUnderLoad : items.length - at;
+    const part = items.slice(at, at + size);
+    at += part.length;
+    const started = pacer.now();
+    try {
+      out.push(...(await run(part)));
+    } finally {
+      pacer.ran(started);
+    }
+  }
+  return out;
 }

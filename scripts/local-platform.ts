@@ -51,6 +51,8 @@ export { HL7_INBOUND_QUEUE };
 
 const HOUR_MS = 3_600_000;
 const STATS_CHECK_MS = 2_000;
+/** Batch size of the ingest worker on the platform's event loop while the bridge is busy (see startIngestWorker). */
+const BATCH_UNDER_LOAD = 16;
 
 const jsonResponse = (status: number, body: unknown) => ({
   status,
@@ -264,6 +266,7 @@ export async function startLocalPlatform(config: Config, opts: LocalPlatformOpti
         documents,
         archive,
         report: ingestReport,
+        batchUnderLoad: BATCH_UNDER_LOAD,
       });
     started.push(() => worker.stop());
 

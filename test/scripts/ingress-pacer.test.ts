@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ingressPacer, MAX_PAUSE_MS } from '../../scripts/ingress-pacer.js';
+import { type IngressPacer, ingressPacer, MAX_PAUSE_MS, runPaced } from '../../scripts/ingress-pacer.js';
 
 /** A pacer on a hand-driven clock: `sleep` advances it and records each wait. */
 function pacerAt(share: number, quietMs = 50) {
@@ -104,5 +104,76 @@ describe('ingressPacer', () => {
   it('refuses a share outside (0, 1]', () => {
     expect(() => ingressPacer({ share: 0, quietMs: 50 })).toThrow(RangeError);
     expect(() => ingressPacer({ share: 1.5, quietMs: 50 })).toThrow(RangeError);
+  });
+});
+
+describe('runPaced', () => {
+  function recorder(busy: boolean) {
+    const calls: string[] = [];
+    const pacer: IngressPacer = {
+      arrived: () => undefined,
+      turn: async () => {
+        calls.push('turn');
+      },
+      ran: () => calls.push('ran'),
+      busy: () => busy,
+      now: () => 0,
+    };
+    return { pacer, calls };
+  }
+  const double = async (part: number[]) => part.map((n) => n * 2);
+
+  it('applies parts of the limit while the bridge is busy, each after its turn, results in order', async () => {
+    const r = recorder(true);
+    const parts: number[][] = [];
+    const out = await runPaced(r.pacer, [1, 2, 3, 4, 5], 2, async (part) => {
+      parts.push(part);
+      return double(part);
+    });
+    expect(parts).toEqual([[1, 2], [3, 4], [5]]);
+    expect(out).toEqual([2, 4, 6, 8, 10]);
+    expect(r.calls).toEqual(['turn', 'ran', 'turn', 'ran', 'turn', 'ran']);
+  });
+
+  it('applies everything at once when the bridge is quiet or there is no limit', async () => {
+    const quiet = recorder(false);
+    const parts: number[][] = [];
+    await runPaced(quiet.pacer, [1, 2, 3], 2, async (part) => {
+      parts.push(part);
+      return double(part);
+    });
+    const unlimited = recorder(true);
+    await runPaced(unlimited.pacer, [4, 5, 6], undefined, async (part) => {
+      parts.push(part);
+      return double(part);
+    });
+    expect(parts).toEqual([
+      [1, 2, 3],
+      [4, 5, 6],
+    ]);
+    expect(await runPaced(quiet.pacer, [], 2, double)).toEqual([]);
+  });
+
+  it('reports the part that failed as ran, and rejects', async () => {
+    const r = recorder(true);
+    await expect(
+      runPaced(r.pacer, [1, 2, 3], 1, async (part) => {
+        if (part[0] === 2) throw new Error('database gone');
+        return double(part);
+      }),
+    ).rejects.toThrow('database gone');
+    expect(r.calls).toEqual(['turn', 'ran', 'turn', 'ran']);
+  });
+});
+
+describe('ingressPacer.busy', () => {
+  it('is true for quietMs after the last arrival', () => {
+    const t = pacerAt(0.25, 50);
+    expect(t.pacer.busy()).toBe(false);
+    t.pacer.arrived();
+    t.advance(49);
+    expect(t.pacer.busy()).toBe(true);
+    t.advance(1);
+    expect(t.pacer.busy()).toBe(false);
   });
 });
