@@ -20,6 +20,11 @@ import { type IngressPacer, ingressPacer, runPaced } from './ingress-pacer.js';
 
 /** The bridge counts as busy this long after its last enqueue (MLLP senders wait for each ACK: gaps are short). */
 const PACER_QUIET_MS = 50;
+/**
+ * Longest burst paced: longer traffic is a sustained feed the worker must keep up with (`npm run chaos -- soak`: 300
+ * messages/s for 10 minutes).
+ */
+const PACED_BURST_MS = 10_000;
 
 /** A log line without message content: codes, ids and counts only. */
 export interface IngestLog {
@@ -63,7 +68,13 @@ export function startIngestWorker(deps: IngestWorkerDeps): Hl7Worker {
   // The messages the worker received together are applied as one batch (a few statements for all of them). While
   // one batch is written, the next is read and applied in memory; their writes run one after the other.
   const commitLock = createCommitLock();
-  const pacer = deps.pacer ?? ingressPacer({ share: config.hl7.workerShareUnderLoad, quietMs: PACER_QUIET_MS });
+  const pacer =
+    deps.pacer ??
+    ingressPacer({
+      share: config.hl7.workerShareUnderLoad,
+      quietMs: PACER_QUIET_MS,
+      burstMs: PACED_BURST_MS,
+    });
   const ingest = coalesce(
     // A batch holds one message per group: applying it in parts keeps every group's order.
     (inbounds: InboundHl7[]) =>

@@ -37,7 +37,7 @@ function heldPacer() {
       await gate;
     },
     ran: () => calls.push('ran'),
-    busy: () => false,
+    pacing: () => false,
     now: () => 0,
   };
   return { pacer, calls, release };

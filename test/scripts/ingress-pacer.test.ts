@@ -2,12 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { type IngressPacer, ingressPacer, MAX_PAUSE_MS, runPaced } from '../../scripts/ingress-pacer.js';
 
 /** A pacer on a hand-driven clock: `sleep` advances it and records each wait. */
-function pacerAt(share: number, quietMs = 50) {
+function pacerAt(share: number, quietMs = 50, burstMs = 60_000) {
   let now = 1000;
   const waits: number[] = [];
   const pacer = ingressPacer({
     share,
     quietMs,
+    burstMs,
     clock: () => now,
     sleep: async (ms) => {
       waits.push(ms);
@@ -77,6 +78,7 @@ describe('ingressPacer', () => {
     const pacer = ingressPacer({
       share: 0.5,
       quietMs: 30,
+      burstMs: 60_000,
       clock: () => now,
       sleep: async (ms) => {
         waits.push(ms);
@@ -102,8 +104,8 @@ describe('ingressPacer', () => {
   });
 
   it('refuses a share outside (0, 1]', () => {
-    expect(() => ingressPacer({ share: 0, quietMs: 50 })).toThrow(RangeError);
-    expect(() => ingressPacer({ share: 1.5, quietMs: 50 })).toThrow(RangeError);
+    expect(() => ingressPacer({ share: 0, quietMs: 50, burstMs: 1000 })).toThrow(RangeError);
+    expect(() => ingressPacer({ share: 1.5, quietMs: 50, burstMs: 1000 })).toThrow(RangeError);
   });
 });
 
@@ -116,7 +118,7 @@ describe('runPaced', () => {
         calls.push('turn');
       },
       ran: () => calls.push('ran'),
-      busy: () => busy,
+      pacing: () => busy,
       now: () => 0,
     };
     return { pacer, calls };
@@ -166,14 +168,49 @@ describe('runPaced', () => {
   });
 });
 
-describe('ingressPacer.busy', () => {
-  it('is true for quietMs after the last arrival', () => {
+describe('ingressPacer.pacing', () => {
+  it('is true for quietMs after the last arrival, never with a share of 1', () => {
     const t = pacerAt(0.25, 50);
-    expect(t.pacer.busy()).toBe(false);
+    expect(t.pacer.pacing()).toBe(false);
     t.pacer.arrived();
     t.advance(49);
-    expect(t.pacer.busy()).toBe(true);
+    expect(t.pacer.pacing()).toBe(true);
     t.advance(1);
-    expect(t.pacer.busy()).toBe(false);
+    expect(t.pacer.pacing()).toBe(false);
+    const full = pacerAt(1);
+    full.pacer.arrived();
+    expect(full.pacer.pacing()).toBe(false);
+  });
+
+  it('stops pacing a run of traffic longer than burstMs, until the bridge has been quiet again', async () => {
+    const t = pacerAt(0.25, 50, 1000);
+    // A message every 10 ms for 1.2 s: one run of traffic.
+    for (let i = 0; i < 120; i++) {
+      t.pacer.arrived();
+      t.advance(10);
+    }
+    expect(t.pacer.pacing()).toBe(false);
+    // A 30 ms batch: no gap of quietMs in the traffic, still the same run.
+    t.batch(30);
+    t.pacer.arrived();
+    await t.pacer.turn();
+    expect(t.waits).toEqual([]);
+    // Quiet for 50 ms, then a new burst: paced again.
+    t.advance(50);
+    t.pacer.arrived();
+    expect(t.pacer.pacing()).toBe(true);
+    t.batch(10);
+    t.pacer.arrived();
+    await t.pacer.turn();
+    expect(t.waits).toEqual([30]);
+  });
+
+  it('ends a wait at the end of the burst allowance', async () => {
+    const t = pacerAt(0.05, 10_000, 200);
+    t.pacer.arrived();
+    t.batch(40);
+    // 760 ms of pause due, but the burst may only be paced for 160 ms more.
+    await t.pacer.turn();
+    expect(t.waits).toEqual([160]);
   });
 });
