@@ -50,8 +50,8 @@ export interface IngestWorkerDeps {
   /** Default: paced by `config.hl7.workerShareUnderLoad` (tests pass their own). */
   pacer?: IngressPacer;
   /**
-   * Largest batch while the bridge is busy, for a worker on the platform's event loop (embedded database): each of
-   * its statements holds that loop, ACKs included, and a 64-message write takes about 80 ms there. Default: none.
+   * Largest batch while a burst is paced, for a worker on the platform's event loop (embedded database): each of its
+   * statements holds that loop, ACKs included, and a 64-message write takes about 80 ms there. Default: none.
    */
   batchUnderLoad?: number;
 }
@@ -135,6 +135,5 @@ export function startIngestWorker(deps: IngestWorkerDeps): Hl7Worker {
       pacer.arrived();
       worker.notify();
     },
-    stats: worker.stats,
   };
 }

@@ -51,7 +51,7 @@ export { HL7_INBOUND_QUEUE };
 
 const HOUR_MS = 3_600_000;
 const STATS_CHECK_MS = 2_000;
-/** Batch size of the ingest worker on the platform's event loop while the bridge is busy (see startIngestWorker). */
+/** Batch size of the ingest worker on the platform's event loop while a burst is paced (see startIngestWorker). */
 const BATCH_UNDER_LOAD = 16;
 
 const jsonResponse = (status: number, body: unknown) => ({

@@ -27,8 +27,9 @@ const PLANNED_WITHOUT_STATISTICS = ['queue_message'];
 const MIN_GROWTH_PAGES = 16;
 
 /**
- * Analyzes the tables of the current schema (but {@link PLANNED_WITHOUT_STATISTICS}) that have doubled (and grown by at least 16 pages) since their statistics
- * were taken; returns their names. One cheap catalog query when nothing has grown.
+ * Analyzes the tables of the current schema (but {@link PLANNED_WITHOUT_STATISTICS}) that have doubled (and grown by
+ * at least 16 pages) since their statistics were taken; returns their names. One cheap catalog query when nothing
+ * has grown.
  *
  * @example
  * ```ts
