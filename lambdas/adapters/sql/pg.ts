@@ -150,10 +150,24 @@ export function createPgExecutor(
       } catch (err) {
         throw mapError(err);
       }
+      // A transaction runs on one connection of the default pool: a plan hint becomes a transaction-local setting
+      // (`DEFAULT` is the connection's own value, URL options included), sent only when the mode changes.
+      let generic = false;
       const tx: SqlExecutor = {
         kind: 'pg',
         stats,
-        query: (text, params) => run(client, text, params),
+        query: async (text, params, options?: QueryOptions) => {
+          const wantGeneric = options?.plan === 'generic';
+          if (wantGeneric !== generic) {
+            await run(
+              client,
+              `SET LOCAL plan_cache_mode = ${wantGeneric ? 'force_generic_plan' : 'DEFAULT'}`,
+              undefined,
+            );
+            generic = wantGeneric;
+          }
+          return run(client, text, params);
+        },
         transaction: (inner) => inner(tx),
         close: async () => undefined,
       };

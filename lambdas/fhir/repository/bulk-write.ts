@@ -21,6 +21,13 @@ import {
 import type { IndexCategory } from './write-sql.js';
 
 /** One resource of {@link writeMany}. */
+/**
+ * The bulk statements reach every row by per-row key probes, and their only estimates (the JSON inputs' row counts)
+ * do not depend on the values: one generic plan fits every execution. Measured on the PostgreSQL server, letting it
+ * choose re-planned the write statement at every execution (2 to 15 ms of a 40–50 ms statement).
+ */
+const BULK_PLAN = { plan: 'generic' } as const;
+
 export interface BulkWrite {
   /** The resource with its id; meta may carry tags, never versionId/lastUpdated (the store assigns them). */
   resource: Resource;
@@ -228,11 +235,11 @@ export class BulkWriter {
             id: p.row.id,
             keys: p.unique.map((u) => `${u.system}|${u.value}`),
           }));
-          await tx.query(STALE_UNIQUE_SQL, [sqlJson(keys)]);
+          await tx.query(STALE_UNIQUE_SQL, [sqlJson(keys)], BULK_PLAN);
         }
         for (const chunk of chunks(items)) {
           const statement = buildBulkWrite(bulkInput(chunk, now, nonce, staleFirst));
-          const res = await tx.query<BulkAnswerRow>(statement.text, statement.values);
+          const res = await tx.query<BulkAnswerRow>(statement.text, statement.values, BULK_PLAN);
           const byK = new Map(chunk.map((p) => [p.row.k, p]));
           const missing = res.rows.find((r) => r.missing !== null)?.missing;
           if (missing) missingLinks(chunk, missing);

@@ -86,6 +86,36 @@ describe.skipIf(!PG_URL)('pg adapter plan hints', () => {
       await t.close();
     }
   });
+
+  it('applies the hint inside a transaction for that statement on, and only until the transaction ends', async () => {
+    const t = await pgTestDatabase(1);
+    try {
+      const seen = await t.db.transaction(async (tx) => {
+        const mode = async (plan?: 'generic' | 'custom') =>
+          (await tx.query("SELECT current_setting('plan_cache_mode') || $1 AS m", [''], { plan })).rows[0]?.m;
+        return [await mode(), await mode('generic'), await mode('generic'), await mode('custom'), await mode()];
+      });
+      expect(seen).toEqual(['auto', 'force_generic_plan', 'force_generic_plan', 'auto', 'auto']);
+      // Pool of one: the next transaction gets the same connection, back to its own setting.
+      const after = await t.db.transaction(
+        async (tx) => (await tx.query("SELECT current_setting('plan_cache_mode') AS m")).rows[0]?.m,
+      );
+      expect(after).toBe('auto');
+      await expect(
+        t.db.transaction(async (tx) => {
+          await tx.query('SELECT 1 AS x', [], { plan: 'generic' });
+          throw new Error('abort');
+        }),
+      ).rejects.toThrow('abort');
+      expect(
+        await t.db.transaction(
+          async (tx) => (await tx.query("SELECT current_setting('plan_cache_mode') AS m")).rows[0]?.m,
+        ),
+      ).toBe('auto');
+    } finally {
+      await t.close();
+    }
+  });
 });
 
 describe.skipIf(!PG_URL)('pg adapter bounded statements', () => {
