@@ -530,9 +530,7 @@ describe('SqlQueue on PGlite (no autovacuum)', () => {
           for (const m of got) await queue.delete(`q-${kind}`, m.receipt);
         }
         const vacuums = statements.filter((s) => s.startsWith('VACUUM'));
-        expect(vacuums, kind).toEqual(
-          kind === 'pglite' ? ['VACUUM (ANALYZE) queue_message', 'VACUUM queue_dedup'] : [],
-        );
+        expect(vacuums, kind).toEqual(kind === 'pglite' ? ['VACUUM queue_message', 'VACUUM queue_dedup'] : []);
       }
     } finally {
       await db.close();
