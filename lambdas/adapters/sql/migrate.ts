@@ -11,6 +11,7 @@ import { statements as auditTrail } from './migrations/0008-audit-trail.js';
 import { statements as erasureJournal } from './migrations/0009-erasure-journal.js';
 import { statements as auditExport } from './migrations/0010-audit-export.js';
 import { statements as queueHotReceive } from './migrations/0011-queue-hot-receive.js';
+import { statements as indexDigest } from './migrations/0012-index-digest.js';
 
 export interface Migration {
   version: number;
@@ -31,6 +32,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 9, name: 'erasure-journal', statements: erasureJournal },
   { version: 10, name: 'audit-export', statements: auditExport },
   { version: 11, name: 'queue-hot-receive', statements: queueHotReceive },
+  { version: 12, name: 'index-digest', statements: indexDigest },
 ];
 
 // Arbitrary constant shared by every PFI process: the transaction-level advisory lock that

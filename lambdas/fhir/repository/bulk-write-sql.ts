@@ -4,7 +4,8 @@ import { contentHashSql, INDEX_TABLES, type IndexCategory, isoText, textForShape
 /**
  * The statement of {@link FhirRepository.writeMany}: many resources created or updated in ONE data-modifying CTE
  * statement — resource rows, history rows, search index rows, unique identifiers, Patient-link check and outbox rows —
- * so that a worker applying many HL7 messages pays one round trip for all their writes.
+ * so that a worker applying many HL7 messages pays one round trip for all their writes. An updated resource's index
+ * rows are rewritten only in the categories whose rows changed (digests compared, migration 0012).
  *
  * Each input row carries the version its writer read (`expected`, optimistic locking: 0 = must not exist, null = any
  * state, a blind upsert). A row is written when its content hash differs from the stored one (or it is new or was
@@ -25,6 +26,8 @@ export interface BulkRow {
   expected: number | null;
   /** The type keeps unique identifiers (stale ones are dropped on update). */
   uniq: boolean;
+  /** Per index category with rows, a digest of them (stored as `resource.index_digest`: migration 0012). */
+  digest: Record<string, string>;
 }
 
 export interface BulkInput {
@@ -115,9 +118,27 @@ function rowsJson(rows: BulkRow[]): string {
   for (const [i, r] of rows.entries()) {
     if (i > 0) out += ',';
     out += `{"k":${r.k},"type":${JSON.stringify(r.type)},"id":${JSON.stringify(r.id)},"content":${r.json},`;
-    out += `"expected":${r.expected === null ? 'null' : r.expected},"uniq":${r.uniq}}`;
+    out += `"expected":${r.expected === null ? 'null' : r.expected},"uniq":${r.uniq},"digest":${JSON.stringify(r.digest)}}`;
   }
   return `${out}]`;
+}
+
+/**
+ * Whether the rows of `cat` are written for the source row `s` (with pv, pdel, digest, pdigest): all of them when the
+ * resource is new, was deleted, or has no stored digests (written by the single-resource write or before migration
+ * 0012, its rows are at its version); else those whose digest changed.
+ */
+const rewritten = (s: string, cat: IndexCategory): string =>
+  `(${s}.pv IS NULL OR ${s}.pdel OR ${s}.pdigest IS NULL OR ${s}.pdigest ->> '${cat}' IS DISTINCT FROM ${s}.digest ->> '${cat}')`;
+
+/** index_version of the row written for `s`: per category with rows, the new version if rewritten, else the stored one. */
+function indexVersions(s: string): string {
+  const cats = Object.keys(INDEX_TABLES) as IndexCategory[];
+  const pairs = cats.map(
+    (c) => `'${c}', CASE WHEN ${s}.digest ? '${c}' THEN CASE WHEN ${rewritten(s, c)} THEN ${s}.nv
+      ELSE coalesce((${s}.pindex ->> '${c}')::int, ${s}.pv) END END`,
+  );
+  return `jsonb_strip_nulls(jsonb_build_object(${pairs.join(', ')}))`;
 }
 
 /** Joins the rows of a per-resource input `x` (tagged with `k`) to the resources the statement wrote. */
@@ -131,15 +152,19 @@ function bulkText(shape: Shape): string {
   const outbox = shape.outbox ? `$${++n}` : '';
   const ctes: string[] = [
     // (OFFSET 0 keeps the jsonb parse of each resource from being repeated in every use of it.)
-    `input AS (SELECT x.k, x.type, x.id, x.content::text AS json, ${contentHashSql('c.j')} AS hash, x.expected, x.uniq
-       FROM json_to_recordset($1::json) AS x(k int, type text, id text, content json, expected int, uniq boolean),
+    `input AS (SELECT x.k, x.type, x.id, x.content::text AS json, ${contentHashSql('c.j')} AS hash, x.expected, x.uniq,
+         x.digest::jsonb AS digest
+       FROM json_to_recordset($1::json) AS x(k int, type text, id text, content json, expected int, uniq boolean,
+         digest json),
          LATERAL (SELECT x.content::jsonb AS j OFFSET 0) c)`,
     // Per-row primary-key probes (LATERAL … OFFSET 0 is never flattened into a join): the planner knows nothing of
     // the input's size and, on a young table, would hash the whole table instead.
     `src AS (SELECT i.*, p.version AS pv, p.deleted AS pdel, p.content_hash AS phash, p.last_updated AS plu,
+       p.index_digest AS pdigest, p.index_version AS pindex,
        coalesce(p.version, 0) + 1 AS nv,
        GREATEST($2::timestamptz, p.last_updated + interval '1 millisecond') AS nlu
-     FROM input i LEFT JOIN LATERAL (SELECT r.version, r.deleted, r.content_hash, r.last_updated FROM resource r
+     FROM input i LEFT JOIN LATERAL (SELECT r.version, r.deleted, r.content_hash, r.last_updated, r.index_digest,
+         r.index_version FROM resource r
        WHERE r.resource_type = i.type AND r.id = i.id OFFSET 0) p ON true)`,
   ];
   if (links) {
@@ -151,29 +176,37 @@ function bulkText(shape: Shape): string {
   }
   // The ON CONFLICT arm re-checks the version against the row as it is now: a concurrent writer that committed
   // after this statement's snapshot makes the row fail the check, and the caller sees it as not written.
-  ctes.push(`guard AS (INSERT INTO resource AS r (resource_type, id, version, last_updated, deleted, content, content_hash)
+  ctes.push(`guard AS (INSERT INTO resource AS r (resource_type, id, version, last_updated, deleted, content, content_hash,
+       index_digest, index_version)
      SELECT s.type, s.id, s.nv, s.nlu, false,
-       replace(replace(s.json, $3, s.nv::text), $4, ${isoText('s.nlu')}), s.hash
+       replace(replace(s.json, $3, s.nv::text), $4, ${isoText('s.nlu')}), s.hash, s.digest, ${indexVersions('s')}
      FROM src s
      WHERE (s.pv IS NULL OR s.pdel OR s.phash <> s.hash) AND (s.expected IS NULL OR s.expected = coalesce(s.pv, 0))
        ${links ? 'AND NOT EXISTS (SELECT 1 FROM missing)' : ''}
      ORDER BY s.type, s.id
      ON CONFLICT (resource_type, id) DO UPDATE SET version = EXCLUDED.version, last_updated = EXCLUDED.last_updated,
-       deleted = false, content = EXCLUDED.content, content_hash = EXCLUDED.content_hash
+       deleted = false, content = EXCLUDED.content, content_hash = EXCLUDED.content_hash,
+       index_digest = EXCLUDED.index_digest, index_version = EXCLUDED.index_version
      WHERE r.version = EXCLUDED.version - 1
      RETURNING r.resource_type, r.id, r.version, r.last_updated, r.content)`);
   ctes.push(`hist AS (INSERT INTO resource_history (resource_type, id, version, last_updated, deleted, content)
      SELECT g.resource_type, g.id, g.version, g.last_updated, false, g.content FROM guard g)`);
-  // Old index rows of any category may exist for an updated resource: clear them all.
-  for (const [cat, t] of Object.entries(INDEX_TABLES)) {
-    ctes.push(`del_${cat} AS (DELETE FROM ${t.table} t USING guard g
-       WHERE g.version > 1 AND t.resource_type = g.resource_type AND t.id = g.id)`);
+  // The resources written, with what {@link rewritten} needs (migration 0012): only the index categories whose rows
+  // changed are deleted and inserted again; the others keep their rows, at the version index_version records.
+  ctes.push(`reidx AS (SELECT s.k, g.resource_type, g.id, g.version, s.pv, s.pdel, s.digest, s.pdigest
+     FROM guard g JOIN src s ON s.type = g.resource_type AND s.id = g.id)`);
+  const changed = (cat: IndexCategory) => rewritten('g', cat);
+  for (const [cat, t] of Object.entries(INDEX_TABLES) as [IndexCategory, (typeof INDEX_TABLES)[IndexCategory]][]) {
+    ctes.push(`del_${cat} AS (DELETE FROM ${t.table} t USING reidx g
+       WHERE g.version > 1 AND ${changed(cat)} AND t.resource_type = g.resource_type AND t.id = g.id)`);
   }
   for (const cat of shape.categories) {
     const t = INDEX_TABLES[cat];
     ctes.push(`ins_${cat} AS (INSERT INTO ${t.table} (resource_type, id, version, param, ${t.insert})
        SELECT g.resource_type, g.id, g.version, x.param, ${t.select}
-       FROM jsonb_to_recordset(${idx}::jsonb -> '${cat}') AS x(k int, param text, ${t.columns}) ${JOIN_WRITTEN})`);
+       FROM jsonb_to_recordset(${idx}::jsonb -> '${cat}') AS x(k int, param text, ${t.columns})
+         JOIN reidx g ON g.k = x.k
+       WHERE ${changed(cat)})`);
   }
   if (uniq) {
     ctes.push(`uniq_new AS (SELECT * FROM jsonb_to_recordset(${uniq}::jsonb) AS x(k int, system text, value text))`);

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { hash, randomUUID } from 'node:crypto';
 import { SqlError, type SqlExecutor, sqlJson, UNIQUE_VIOLATION } from '../../adapters/sql/executor.js';
 import { badRequest, conflict, tooLarge, unprocessable } from '../errors.js';
 import { extractIndexRows } from '../search/extract.js';
@@ -72,9 +72,11 @@ function prepare(write: BulkWrite, k: number, now: string, nonce: string, maxByt
   }
   const rows = extractIndexRows({ ...resource, meta: { ...meta, lastUpdated: now } });
   const index = {} as Prepared['index'];
+  const digest: Record<string, string> = {};
   let chars = json.length;
   for (const [cat, list] of Object.entries(rows) as [IndexCategory, Record<string, unknown>[]][]) {
     index[cat] = list.map((r) => ({ k, ...r }));
+    if (list.length > 0) digest[cat] = hash('sha1', JSON.stringify(list), 'base64');
     chars += list.length * 64;
   }
   const uniq = hasUniqueIdentifiers(type);
@@ -87,6 +89,7 @@ function prepare(write: BulkWrite, k: number, now: string, nonce: string, maxByt
       json,
       expected: write.expectedVersion ?? null,
       uniq,
+      digest,
     },
     index,
     unique: uniq ? uniqueIdentifiers(resource).map((u) => ({ k, ...u })) : [],

@@ -1,5 +1,6 @@
 import { type SqlExecutor, sqlJson } from '../../adapters/sql/executor.js';
 import type { StoredResource } from './repository.js';
+import { indexVersionSql } from './write-sql.js';
 
 /** A business identifier of a resource type, as the `identifier` search parameter indexes it. */
 export interface IdentifierKey {
@@ -11,15 +12,15 @@ export interface IdentifierKey {
 /** Keys per statement: keeps the statement and its answer small (the Data API answers at most 1 MiB). */
 const MAX_KEYS = 500;
 
-// Same match as `identifier=system|value` (exact system and code on the current version's token rows), one index
+// Same match as `identifier=system|value` (exact system and code on the current token rows), one index
 // probe per key (LATERAL … OFFSET 0: never turned into a hash join over the whole index table).
 const LOOKUP_SQL = `SELECT DISTINCT r.resource_type, r.id, r.version, r.content,
     to_char(r.last_updated AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS updated
   FROM jsonb_to_recordset($1::jsonb) AS x(type text, system text, value text),
     LATERAL (SELECT t.id, t.version FROM sp_token t WHERE t.resource_type = x.type AND t.param = 'identifier'
       AND t.code = x.value AND t.system = x.system OFFSET 0) t,
-    LATERAL (SELECT * FROM resource r WHERE r.resource_type = x.type AND r.id = t.id AND r.version = t.version
-      AND NOT r.deleted OFFSET 0) r`;
+    LATERAL (SELECT * FROM resource r WHERE r.resource_type = x.type AND r.id = t.id
+      AND t.version = ${indexVersionSql('r', 'token')} AND NOT r.deleted OFFSET 0) r`;
 
 interface LookupRow {
   [column: string]: string | number | boolean | null;

@@ -18,6 +18,7 @@ import {
   sortExpression,
 } from '../search/sql.js';
 import type { StoredResource } from './repository.js';
+import { indexVersionSql } from './write-sql.js';
 
 export interface SearchResult {
   matches: StoredResource[];
@@ -91,7 +92,8 @@ export async function runSearch(db: SqlExecutor, req: SearchRequest): Promise<Se
   let from = 'resource r';
   if (driving) {
     const [system, code] = splitPipes(driving.values[0]!) as [string, string];
-    from = `sp_token d JOIN resource r ON r.resource_type = d.resource_type AND r.id = d.id AND r.version = d.version`;
+    from = `sp_token d JOIN resource r ON r.resource_type = d.resource_type AND r.id = d.id
+      AND d.version = ${indexVersionSql('r', 'token')}`;
     conds.push(
       `d.resource_type = ${type} AND d.param = ${p.add(driving.code)} AND d.system = ${p.add(system)} AND d.code = ${p.add(code)}`,
     );
@@ -120,7 +122,7 @@ export async function runSearch(db: SqlExecutor, req: SearchRequest): Promise<Se
   const nullKeys = keys.map(() => 'NULL::text').join(', ');
   const limit = p.add(req.count + 1);
 
-  const pageSelect = `SELECT 'm' AS mode, r.resource_type, r.id, r.version, r.content,
+  const pageSelect = `SELECT 'm' AS mode, r.resource_type, r.id, r.version, r.index_version, r.content,
         extract(epoch FROM r.last_updated)::float8 * 1000 AS lu, ${keyColumns}
       FROM ${from} WHERE ${pageConds}
       ORDER BY ${orderBy(keys, backward)} LIMIT ${limit}`;
@@ -132,7 +134,8 @@ export async function runSearch(db: SqlExecutor, req: SearchRequest): Promise<Se
   for (const inc of req.include) {
     const target = inc.targetType ? ` AND s.target_type = ${p.add(inc.targetType)}` : '';
     includeParts.push(`SELECT t.resource_type, t.id, t.version, t.content, t.last_updated FROM page pg
-      JOIN sp_reference s ON s.resource_type = pg.resource_type AND s.id = pg.id AND s.version = pg.version
+      JOIN sp_reference s ON s.resource_type = pg.resource_type AND s.id = pg.id
+        AND s.version = ${indexVersionSql('pg', 'reference')}
         AND s.param = ${p.add(inc.param.code)}${target}
       JOIN resource t ON t.resource_type = s.target_type AND t.id = s.target_id AND NOT t.deleted
       WHERE pg.ord <= ${count()}`);
@@ -141,7 +144,8 @@ export async function runSearch(db: SqlExecutor, req: SearchRequest): Promise<Se
     includeParts.push(`SELECT t.resource_type, t.id, t.version, t.content, t.last_updated FROM page pg
       JOIN sp_reference s ON s.resource_type = ${p.add(inc.sourceType)} AND s.param = ${p.add(inc.param.code)}
         AND s.target_type = pg.resource_type AND s.target_id = pg.id
-      JOIN resource t ON t.resource_type = s.resource_type AND t.id = s.id AND t.version = s.version AND NOT t.deleted
+      JOIN resource t ON t.resource_type = s.resource_type AND t.id = s.id
+        AND s.version = ${indexVersionSql('t', 'reference')} AND NOT t.deleted
       WHERE pg.ord <= ${count()}`);
   }
   if (includeParts.length) {

@@ -67,6 +67,13 @@ export const isoText = (ts: string) => `to_char((${ts}) AT TIME ZONE 'UTC', 'YYY
 
 export type IndexCategory = keyof typeof INDEX_TABLES;
 
+/**
+ * The version of the index rows of `category` that belong to the resource row `alias` (migration 0012): the one the
+ * bulk write recorded for that category, else the resource's own.
+ */
+export const indexVersionSql = (alias: string, category: IndexCategory): string =>
+  `coalesce((${alias}.index_version ->> '${category}')::int, ${alias}.version)`;
+
 /** The statement text of a write shape, built once per shape (the texts depend only on which parts are present). */
 export function textForShape<S>(cache: Map<string, string>, shape: S, build: (shape: S) => string): string {
   const key = JSON.stringify(shape);
@@ -187,8 +194,11 @@ function upsertText(shape: Shape): string {
     ...(ifMatch ? ['EXISTS (SELECT 1 FROM prev)'] : []),
   ];
   const firstContent = `replace(replace($4, $5, '1'), $6, ${isoText('$3::timestamptz')})`;
-  const insert = `INSERT INTO resource AS r (resource_type, id, version, last_updated, deleted, content, content_hash)
-    SELECT $1, $2, 1, $3::timestamptz, false, ${firstContent}, h.hash FROM h${guards.length ? ` WHERE ${guards.join(' AND ')}` : ''}`;
+  // index_digest and index_version NULL: this write replaces every index row, at the resource's version, and keeps no
+  // digest of them (migration 0012).
+  const insert = `INSERT INTO resource AS r (resource_type, id, version, last_updated, deleted, content, content_hash,
+      index_digest, index_version)
+    SELECT $1, $2, 1, $3::timestamptz, false, ${firstContent}, h.hash, NULL, NULL FROM h${guards.length ? ` WHERE ${guards.join(' AND ')}` : ''}`;
   const onConflict = shape.createOnly
     ? ''
     : `
@@ -197,7 +207,9 @@ function upsertText(shape: Shape): string {
       last_updated = ${NEXT_UPDATED},
       deleted = false,
       content = replace(replace($4, $5, (r.version + 1)::text), $6, ${isoText(NEXT_UPDATED)}),
-      content_hash = EXCLUDED.content_hash
+      content_hash = EXCLUDED.content_hash,
+      index_digest = NULL,
+      index_version = NULL
     WHERE (r.content_hash <> EXCLUDED.content_hash OR r.deleted)${ifMatch ? ` AND r.version = ${ifMatch}` : ''}`;
   ctes.push(`guard AS (${insert}${onConflict}
     RETURNING r.version, r.content, r.last_updated)`);
@@ -246,7 +258,8 @@ export const DELETE_SQL = `WITH
   prev AS (SELECT version, deleted FROM resource WHERE resource_type = $1 AND id = $2),
   guard AS (
     UPDATE resource SET version = version + 1,
-      last_updated = GREATEST($3::timestamptz, last_updated + interval '1 millisecond'), deleted = true
+      last_updated = GREATEST($3::timestamptz, last_updated + interval '1 millisecond'), deleted = true,
+      index_digest = NULL, index_version = NULL
     WHERE resource_type = $1 AND id = $2 AND NOT deleted AND ($4::int IS NULL OR version = $4::int)
     RETURNING version, last_updated
   ),

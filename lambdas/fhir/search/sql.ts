@@ -1,5 +1,6 @@
 import type { SqlParam } from '../../adapters/sql/executor.js';
 import { badRequest } from '../errors.js';
+import { type IndexCategory, indexVersionSql } from '../repository/write-sql.js';
 import { dateRange, normalizeString } from './extract.js';
 import {
   type Filter,
@@ -175,6 +176,7 @@ const TABLE: Record<string, string> = {
   number: 'sp_number',
   uri: 'sp_uri',
 };
+const TABLE_CATEGORY = Object.fromEntries(Object.entries(TABLE).map(([c, t]) => [t, c as IndexCategory]));
 
 /** One filter on rows of `alias` (a `resource` row): an EXISTS over its index table, or a column test. */
 export function filterCondition(filter: Filter, alias: string, p: Params): string {
@@ -189,7 +191,9 @@ export function filterCondition(filter: Filter, alias: string, p: Params): strin
   const table = TABLE[filter.kind]!;
   const exists = (cond: string) =>
     `EXISTS (SELECT 1 FROM ${table} s WHERE s.resource_type = ${alias}.resource_type AND s.id = ${alias}.id
-      AND s.version = ${alias}.version AND s.param = ${p.add(filter.code)}${cond ? ` AND ${cond}` : ''})`;
+      AND s.version = ${indexVersionSql(alias, filter.kind as IndexCategory)} AND s.param = ${p.add(filter.code)}${
+        cond ? ` AND ${cond}` : ''
+      })`;
   if (filter.modifier === 'missing') {
     const e = exists('');
     return filter.values[0] === 'true' ? `NOT ${e}` : e;
@@ -236,7 +240,7 @@ export function sortExpression(key: SortKey, p: Params): { expr: string; cast: s
   if (key.kind === 'id') return { expr: 'r.id', cast: 'text' };
   const sub = (table: string, col: string) =>
     `(SELECT min(s.${col}) FROM ${table} s WHERE s.resource_type = r.resource_type AND s.id = r.id
-      AND s.version = r.version AND s.param = ${p.add(key.code)})`;
+      AND s.version = ${indexVersionSql('r', TABLE_CATEGORY[table]!)} AND s.param = ${p.add(key.code)})`;
   switch (key.kind) {
     case 'date':
       return { expr: sub('sp_date', 'low'), cast: 'timestamptz' };

@@ -107,6 +107,99 @@ describe.each(executorFactories)('FhirRepository.writeMany and findByIdentifiers
   );
 
   it.skipIf(!factory.available)(
+    'rewrites only the index categories that changed; the single-resource write and the bulk write take over from each other',
+    async () => {
+      const p = withId(patient({ ipp: 'BW-IDX' }));
+      const e = encounter(randomUUID(), p.id!, 'V-BW-IDX');
+      const rows = async (table: string) =>
+        (
+          await t.db.query<{ at: string; version: number }>(
+            `SELECT ctid::text AS at, version FROM ${table} WHERE resource_type = 'Encounter' AND id = $1 ORDER BY 1`,
+            [e.id!],
+          )
+        ).rows;
+      const indexVersion = async () =>
+        (
+          await t.db.query<{ v: string | null }>(
+            "SELECT index_version::text AS v FROM resource WHERE resource_type = 'Encounter' AND id = $1",
+            [e.id!],
+          )
+        ).rows[0]!.v;
+      const found = async () => ({
+        byStatus: await search('Encounter', [['status', 'finished']]),
+        bySubject: await search('Encounter', [['subject', `Patient/${p.id}`]]),
+        byIdentifier: await search('Encounter', [['identifier', `${VN_SYSTEM}|V-BW-IDX`]]),
+        lookup: (await repo.findByIdentifiers([{ type: 'Encounter', system: VN_SYSTEM, value: 'V-BW-IDX' }])).map(
+          (r) => r.versionId,
+        ),
+        included: (
+          await runSearch(
+            t.db,
+            parseSearch('Encounter', [
+              ['_id', e.id!],
+              ['_include', 'Encounter:subject'],
+            ]),
+          )
+        ).included.map((r) => r.id),
+        revincluded: (
+          await runSearch(
+            t.db,
+            parseSearch('Patient', [
+              ['_id', p.id!],
+              ['_revinclude', 'Encounter:subject'],
+            ]),
+          )
+        ).included.map((r) => r.id),
+      });
+      await repo.writeMany([
+        { resource: p, expectedVersion: 0 },
+        { resource: e, expectedVersion: 0 },
+      ]);
+      const references = await rows('sp_reference');
+      expect(references.length).toBeGreaterThan(0);
+      expect(await indexVersion()).toBe('{"token": 1, "reference": 1}');
+
+      // The status changes (token rows); the subject does not (reference rows stay where they are, at version 1).
+      await repo.writeMany([{ resource: encounter(e.id!, p.id!, 'V-BW-IDX', 'finished'), expectedVersion: 1 }]);
+      expect(await rows('sp_reference')).toEqual(references);
+      expect((await rows('sp_token')).map((r) => r.version)).toEqual((await rows('sp_token')).map(() => 2));
+      expect(await indexVersion()).toBe('{"token": 2, "reference": 1}');
+      const expected = {
+        byStatus: [e.id],
+        bySubject: [e.id],
+        byIdentifier: [e.id],
+        lookup: [2],
+        included: [p.id],
+        revincluded: [e.id],
+      };
+      expect(await found()).toEqual(expected);
+      expect(
+        await search('Encounter', [
+          ['status', 'in-progress'],
+          ['_id', e.id!],
+        ]),
+      ).toEqual([]);
+
+      // The single-resource write rewrites every row at the resource's version and keeps no digest.
+      await repo.update(encounter(e.id!, p.id!, 'V-BW-IDX', 'cancelled'));
+      expect(await indexVersion()).toBeNull();
+      expect(new Set((await rows('sp_reference')).map((r) => r.version))).toEqual(new Set([3]));
+      expect(
+        await search('Encounter', [
+          ['status', 'cancelled'],
+          ['subject', `Patient/${p.id}`],
+        ]),
+      ).toEqual([e.id]);
+
+      // Without digests, the next bulk write rewrites every category.
+      await repo.writeMany([{ resource: encounter(e.id!, p.id!, 'V-BW-IDX', 'finished'), expectedVersion: 3 }]);
+      expect(new Set((await rows('sp_reference')).map((r) => r.version))).toEqual(new Set([4]));
+      expect(await indexVersion()).toBe('{"token": 4, "reference": 4}');
+      expect(await found()).toEqual({ ...expected, lookup: [4] });
+    },
+  );
+
+  it.skipIf(!factory.available)(
     'refuses a stale expected version with 409 and writes nothing of the call',
     async () => {
       const p = withId(patient({ ipp: 'BW-3' }));
