@@ -1,5 +1,6 @@
 import type { SqlExecutor } from '../../lambdas/adapters/sql/executor.js';
 import { FhirRepository } from '../../lambdas/fhir/repository/repository.js';
+import { indexVersionSql } from '../../lambdas/fhir/repository/write-sql.js';
 import { IPP_SYSTEM, indexFromIpp, seededObservation, seededPatient } from './french-data.js';
 
 /** Seeds the benchmark data set through {@link FhirRepository}, directly on an executor (no HTTP). */
@@ -93,7 +94,7 @@ export async function seedDatabase(
 export async function loadSeededPatientIds(db: SqlExecutor, patients: number): Promise<string[] | undefined> {
   const res = await db.query<{ id: string; code: string }>(
     `SELECT s.id, s.code FROM sp_token s JOIN resource r ON r.resource_type = s.resource_type AND r.id = s.id
-       AND r.version = s.version AND NOT r.deleted
+       AND s.version = ${indexVersionSql('r', 'token')} AND NOT r.deleted
      WHERE s.resource_type = 'Patient' AND s.param = 'identifier' AND s.system = $1`,
     [IPP_SYSTEM],
     { readOnly: true },

@@ -20,7 +20,6 @@ import {
 } from './repository.js';
 import type { IndexCategory } from './write-sql.js';
 
-/** One resource of {@link writeMany}. */
 /**
  * The bulk statements reach every row by per-row key probes, and their only estimates (the JSON inputs' row counts)
  * do not depend on the values: one generic plan fits every execution. Measured on the PostgreSQL server, letting it
@@ -28,6 +27,7 @@ import type { IndexCategory } from './write-sql.js';
  */
 const BULK_PLAN = { plan: 'generic' } as const;
 
+/** One resource of {@link writeMany}. */
 export interface BulkWrite {
   /** The resource with its id; meta may carry tags, never versionId/lastUpdated (the store assigns them). */
   resource: Resource;
