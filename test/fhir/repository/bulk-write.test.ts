@@ -43,6 +43,9 @@ describe.each(executorFactories)('FhirRepository.writeMany and findByIdentifiers
   };
   const search = async (type: string, params: [string, string][]) =>
     (await runSearch(t.db, parseSearch(type, params))).matches.map((m) => m.id);
+  /** Ids of what a search for `type/id` with one `_include` or `_revinclude` brings along. */
+  const included = async (type: string, id: string, inclusion: [string, string]) =>
+    (await runSearch(t.db, parseSearch(type, [['_id', id], inclusion]))).included.map((r) => r.id);
   const versions = async (type: string, id: string) =>
     (
       await t.db.query<{ n: number }>(
@@ -132,24 +135,8 @@ describe.each(executorFactories)('FhirRepository.writeMany and findByIdentifiers
         lookup: (await repo.findByIdentifiers([{ type: 'Encounter', system: VN_SYSTEM, value: 'V-BW-IDX' }])).map(
           (r) => r.versionId,
         ),
-        included: (
-          await runSearch(
-            t.db,
-            parseSearch('Encounter', [
-              ['_id', e.id!],
-              ['_include', 'Encounter:subject'],
-            ]),
-          )
-        ).included.map((r) => r.id),
-        revincluded: (
-          await runSearch(
-            t.db,
-            parseSearch('Patient', [
-              ['_id', p.id!],
-              ['_revinclude', 'Encounter:subject'],
-            ]),
-          )
-        ).included.map((r) => r.id),
+        included: await included('Encounter', e.id!, ['_include', 'Encounter:subject']),
+        revincluded: await included('Patient', p.id!, ['_revinclude', 'Encounter:subject']),
       });
       await repo.writeMany([
         { resource: p, expectedVersion: 0 },
