@@ -149,7 +149,8 @@ describe.each(executorFactories)('FhirRepository.writeMany and findByIdentifiers
       // The status changes (token rows); the subject does not (reference rows stay where they are, at version 1).
       await repo.writeMany([{ resource: encounter(e.id!, p.id!, 'V-BW-IDX', 'finished'), expectedVersion: 1 }]);
       expect(await rows('sp_reference')).toEqual(references);
-      expect((await rows('sp_token')).map((r) => r.version)).toEqual((await rows('sp_token')).map(() => 2));
+      const tokens = await rows('sp_token');
+      expect(tokens.map((r) => r.version)).toEqual(tokens.map(() => 2));
       expect(await indexVersion()).toBe('{"token": 2, "reference": 1}');
       const expected = {
         byStatus: [e.id],
