@@ -23,6 +23,8 @@ export const QUEUE_BENCH_USAGE = `usage: npm run bench -- queue [options]
   --messages N       ADT messages sent, then drained (default 20000)
   --send-batch N     messages per send, as the bridge's group commit writes them (default 50)
   --receive-batch N  messages per receive, as the ingest worker asks for them (default 64)
+  --groups G         spread the messages over G groups (default: one per patient, 4 messages each);
+                     1 is a feed whose messages all wait behind one another (no PID-3, one patient's replay)
   --pg-url URL       PostgreSQL server (default $PFI_BENCH_DATABASE_URL or ${DEFAULT_PG_URL});
                      the bench creates a database pfi_bench_<random> in it and drops it at the end`;
 
@@ -31,6 +33,8 @@ export interface QueueBenchOptions {
   messages: number;
   sendBatch: number;
   receiveBatch: number;
+  /** Groups the messages are spread over; undefined: one per patient. */
+  groups: number | undefined;
   pgUrl: string;
 }
 
@@ -41,7 +45,14 @@ export function parseQueueBenchArgs(argv: string[], env: NodeJS.ProcessEnv = {})
     const text = { type: 'string' } as const;
     ({ values } = parseArgs({
       args: argv,
-      options: { backend: text, messages: text, 'send-batch': text, 'receive-batch': text, 'pg-url': text },
+      options: {
+        backend: text,
+        messages: text,
+        'send-batch': text,
+        'receive-batch': text,
+        groups: text,
+        'pg-url': text,
+      },
       allowPositionals: false,
       strict: true,
     }) as { values: Record<string, string | undefined> });
@@ -58,6 +69,7 @@ export function parseQueueBenchArgs(argv: string[], env: NodeJS.ProcessEnv = {})
     // The queue takes at most 1000 messages per receive; a send has no such limit, but a group commit holds 500.
     sendBatch: wholeNumber('send-batch', values['send-batch'], 1, 500) ?? 50,
     receiveBatch: wholeNumber('receive-batch', values['receive-batch'], 1, 1000) ?? 64,
+    groups: wholeNumber('groups', values['groups'], 1, 1_000_000),
     pgUrl,
   };
 }
@@ -71,20 +83,22 @@ export interface QueueFigures {
   drainPerSecond: number;
   receive: LatencySummary;
   deleteBatch: LatencySummary;
-  /** Messages received more than once or never (both must be 0). */
+  /** Messages received more than once or never, and received before an earlier one of their group (all must be 0). */
   duplicates: number;
   missing: number;
+  outOfOrder: number;
 }
 
 const QUEUE = 'hl7-inbound';
 
 /**
- * Fills the queue of `db` (migrated here) with `messages` ADT bodies, one patient per group, then drains it. The
+ * Fills the queue of `db` (migrated here) with `messages` ADT bodies, one patient per group (or `groups` groups), then
+ * drains it, checking that each group's messages come out in send order. The
  * deletes of one receive are made together, so the queue sends them as one statement, as the worker's are.
  */
 export async function measureQueue(
   db: SqlExecutor,
-  opts: Pick<QueueBenchOptions, 'messages' | 'sendBatch' | 'receiveBatch'>,
+  opts: Pick<QueueBenchOptions, 'messages' | 'sendBatch' | 'receiveBatch'> & { groups?: number | undefined },
 ): Promise<QueueFigures> {
   await migrate(db);
   const queue = new SqlQueue(db);
@@ -92,7 +106,10 @@ export async function measureQueue(
   const texts = plan.connections.flatMap((c) => c.texts);
   // One connection: every patient's first event, then every second event… (MSH-10 is ADT<patient × 4 + step>).
   const groups = plan.connections.flatMap((c) =>
-    c.controlIds.map((id) => `IPP${Math.floor(Number(id.slice(3)) / MESSAGES_PER_PATIENT)}`),
+    c.controlIds.map((id) => {
+      const patient = Math.floor(Number(id.slice(3)) / MESSAGES_PER_PATIENT);
+      return `IPP${opts.groups === undefined ? patient : patient % opts.groups}`;
+    }),
   );
   const sendMs: number[] = [];
   const sendStart = performance.now();
@@ -112,6 +129,9 @@ export async function measureQueue(
   const deleteMs: number[] = [];
   const seen = new Set<string>();
   let duplicates = 0;
+  const sendIndex = new Map(texts.map((text, i) => [text, i]));
+  const lastOfGroup = new Map<string, number>();
+  let outOfOrder = 0;
   const drainStart = performance.now();
   for (;;) {
     let t = performance.now();
@@ -125,6 +145,9 @@ export async function measureQueue(
     for (const m of got) {
       if (seen.has(m.id)) duplicates++;
       seen.add(m.id);
+      const at = sendIndex.get(m.body) ?? -1;
+      if (at <= (lastOfGroup.get(m.groupId) ?? -1)) outOfOrder++;
+      lastOfGroup.set(m.groupId, at);
     }
     t = performance.now();
     await Promise.all(got.map((m) => queue.delete(QUEUE, m.receipt)));
@@ -140,13 +163,14 @@ export async function measureQueue(
     deleteBatch: summarize(deleteMs),
     duplicates,
     missing: texts.length - seen.size,
+    outOfOrder,
   };
 }
 
 const log = (line: string) => process.stdout.write(`${line}\n`);
 const ms = (s: LatencySummary) => `p50 ${s.p50.toFixed(2)} ms, p99 ${s.p99.toFixed(2)} ms`;
 
-/** Runs the queue benchmark with the options after `queue`; resolves the exit code (1 when a message is lost). */
+/** Runs the queue benchmark with the options after `queue`; resolves the exit code (1 when a message is lost, doubled or out of its group's order). */
 export async function runQueueBench(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
     log(QUEUE_BENCH_USAGE);
@@ -164,7 +188,8 @@ export async function runQueueBench(argv: string[], env: NodeJS.ProcessEnv = pro
   log(`Queue benchmark: ${machine.cpus} × ${machine.cpuModel}, Node ${machine.node}`);
   log(
     `${opts.messages.toLocaleString('en-US')} ADT messages sent ${opts.sendBatch} per statement, then drained ` +
-      `${opts.receiveBatch} per receive (deletes of a receive in one statement), on a fresh database`,
+      `${opts.receiveBatch} per receive (deletes of a receive in one statement), ` +
+      `${opts.groups === undefined ? 'one group per patient' : `over ${opts.groups.toLocaleString('en-US')} group(s)`}, on a fresh database`,
   );
   let lost = false;
   for (const backend of opts.backends) {
@@ -185,9 +210,9 @@ export async function runQueueBench(argv: string[], env: NodeJS.ProcessEnv = pro
       log(
         `${backend}: send ${Math.round(f.sendPerSecond).toLocaleString('en-US')} messages/s (${ms(f.send)} per ` +
           `send); drain ${Math.round(f.drainPerSecond).toLocaleString('en-US')} messages/s (receive ${ms(f.receive)}; ` +
-          `deletes ${ms(f.deleteBatch)}); ${f.missing} missing, ${f.duplicates} duplicates`,
+          `deletes ${ms(f.deleteBatch)}); ${f.missing} missing, ${f.duplicates} duplicates, ${f.outOfOrder} out of order`,
       );
-      if (f.missing > 0 || f.duplicates > 0) lost = true;
+      if (f.missing > 0 || f.duplicates > 0 || f.outOfOrder > 0) lost = true;
     } finally {
       await db.close();
       await scratch?.drop();

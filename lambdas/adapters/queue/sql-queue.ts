@@ -31,7 +31,9 @@ const MAX_ID_LENGTH = 128;
 const MAX_RECEIVE = 1000;
 /**
  * Groups a receive looks at one by one before it walks the queue in id order instead (see RECEIVE): enough that a
- * queue holding fewer groups than the receive asks for messages never needs the walk.
+ * queue holding fewer groups than the receive asks for messages never needs the walk. Only after a receive that
+ * returned fewer messages than it asked for: while receives come back full, the walk finds its messages without
+ * reading a backlog, and listing the groups first cost 3 ms of a 7 ms receive (20,000 messages in 5,000 groups).
  */
 const groupScanLimit = (max: number): number => Math.max(256, 2 * max);
 const VACUUM_EVERY_DELETES = 1000;
@@ -249,6 +251,8 @@ export class SqlQueue implements QueuePort {
   private readonly pruneIntervalMs: number;
   /** Per queue: when the next background prune is due, and whether one is running. */
   private readonly pruning = new Map<string, { dueAt: number; running: boolean }>();
+  /** Per queue: whether the last receive returned fewer messages than it asked for (see groupScanLimit). */
+  private readonly lastReceiveShort = new Map<string, boolean>();
 
   /** `db` must have migration 0002 applied. */
   constructor(
@@ -321,9 +325,16 @@ export class SqlQueue implements QueuePort {
     // ~11 ms; the hint stays (planning the walk took 0.2–0.5 ms in EXPLAIN ANALYZE).
     const res = await this.db.query<ReceivedRow>(
       RECEIVE,
-      [queue, opts.max, opts.visibilityTimeoutSeconds, opts.maxReceives, groupScanLimit(opts.max)],
+      [
+        queue,
+        opts.max,
+        opts.visibilityTimeoutSeconds,
+        opts.maxReceives,
+        (this.lastReceiveShort.get(queue) ?? true) ? groupScanLimit(opts.max) : 0,
+      ],
       { plan: 'custom' },
     );
+    this.lastReceiveShort.set(queue, res.rows.length < opts.max);
     return res.rows.map((r) => ({
       id: r.id,
       body: r.body,

@@ -431,6 +431,29 @@ describe.each(executorFactories)('SqlQueue on $name', (factory) => {
     },
   );
 
+  it.skipIf(!factory.available)(
+    'lists the groups only after a receive that came back short: full receives walk at once',
+    async () => {
+      const q = fresh();
+      await queue.send(
+        q,
+        Array.from({ length: 25 }, (_, i) => msg(`g${i}`, 0)),
+      );
+      const limits: unknown[] = [];
+      const spy: SqlExecutor = {
+        ...t.db,
+        query: (text, params, options) => {
+          if (text.includes('WITH RECURSIVE heads')) limits.push(params?.[4]);
+          return t.db.query(text, params, options);
+        },
+      };
+      const consumer = new SqlQueue(spy);
+      // First receive: nothing known, the groups are listed; full (10 of 25); full again; then short (5).
+      for (const expected of [10, 10, 5, 0]) expect(await consumer.receive(q, LONG)).toHaveLength(expected);
+      expect(limits).toEqual([256, 0, 0, 256]);
+    },
+  );
+
   /** Rows of queue_message the statement's plan nodes produced, executed and rolled back. */
   const queueRowsRead = async (statement: { text: string; params: readonly unknown[] | undefined } | undefined) => {
     let rows = -1;
