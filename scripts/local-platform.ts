@@ -42,6 +42,8 @@ import { messageKind } from '../lambdas/hl7/map/message.js';
 import { HL7_INBOUND_QUEUE } from '../lambdas/hl7/queues.js';
 import { databaseArchive, documentArchive, type RawMessageArchive } from '../lambdas/hl7/raw-archive.js';
 import type { Hl7Worker } from '../lambdas/hl7/worker.js';
+import { createBridgeMetrics } from '../mllp-bridge/src/metrics.js';
+import { createRefusalLog } from '../mllp-bridge/src/refusal-log.js';
 import { loadRegistryFile, openRegistry } from '../mllp-bridge/src/registry.js';
 import { createMllpServer, type MllpServer } from '../mllp-bridge/src/server.js';
 import { startIngestThread } from './hl7-ingest-thread.js';
@@ -51,6 +53,8 @@ export { HL7_INBOUND_QUEUE };
 
 const HOUR_MS = 3_600_000;
 const STATS_CHECK_MS = 2_000;
+/** How often the bridge's refusals (AR: queue errors, refused senders) are logged, one line per cause. */
+const REFUSAL_LOG_MS = 10_000;
 /** Batch size of the ingest worker on the platform's event loop while a burst is paced (see startIngestWorker). */
 const BATCH_UNDER_LOAD = 16;
 
@@ -135,10 +139,21 @@ export async function startLocalPlatform(config: Config, opts: LocalPlatformOpti
     // /health answers before the MLLP port listens (it is opened last): not ready until then, so that "healthy" means
     // an interface engine can connect.
     let mllpListening = false;
+    const bridgeMetrics = createBridgeMetrics();
     const http = createLocalServer({
       handle: platform.handle,
       maxBodyBytes: config.maxBodyBytes,
       routes: {
+        // The bridge's counters, as the standalone bridge serves them on its health port. Counts only.
+        '/metrics': async () => ({
+          status: 200,
+          headers: {
+            'content-type': 'text/plain; version=0.0.4; charset=utf-8',
+            'cache-control': 'no-store',
+            'x-content-type-options': 'nosniff',
+          },
+          body: bridgeMetrics.prometheusText(),
+        }),
         // `npm run audit:verify` asks the running platform (a PGlite directory is opened by one process only).
         '/audit/verify': async (headers) => {
           try {
@@ -282,7 +297,17 @@ export async function startLocalPlatform(config: Config, opts: LocalPlatformOpti
     // MLLP: AA once the message is committed in the local queue (PGlite does not fsync: a process crash keeps it, a
     // power loss may not; in AWS the durability is SQS's). Messages arriving together share one commit.
     const send = groupCommit(queue, HL7_INBOUND_QUEUE);
+    const refusals = createRefusalLog();
+    const logRefusals = () => {
+      for (const { level: _level, message, ...fields } of refusals.drain()) logger.warn(message, fields);
+    };
+    const refusalTimer = setInterval(logRefusals, REFUSAL_LOG_MS);
+    refusalTimer.unref();
     const bridge = createMllpServer({
+      onEvent: (e) => {
+        bridgeMetrics.recordEvent(e);
+        refusals.record(e);
+      },
       registry: config.mllp.registryFile ? await loadRegistryFile(config.mllp.registryFile) : openRegistry(),
       accepts: (type, event) => messageKind(type, event) !== undefined,
       maxConnections: config.mllp.maxConnections,
@@ -343,6 +368,8 @@ export async function startLocalPlatform(config: Config, opts: LocalPlatformOpti
         clearInterval(purgeTimer);
         clearInterval(statsTimer);
         await bridge.close(10_000);
+        clearInterval(refusalTimer);
+        logRefusals();
         await worker.stop();
         await relay.stop();
         await auditTrail?.stop();

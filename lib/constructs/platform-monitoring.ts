@@ -2,6 +2,7 @@ import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type * as ecs from 'aws-cdk-lib/aws-ecs';
+import type * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as rds from 'aws-cdk-lib/aws-rds';
 import type * as sns from 'aws-cdk-lib/aws-sns';
@@ -21,6 +22,10 @@ export interface PlatformMonitoringProps {
   functions: Record<string, lambda.IFunction>;
   cluster: rds.IDatabaseCluster;
   mllpService: ecs.FargateService;
+  /** The NLB target group of the bridge's tasks (healthy-target alarms). */
+  mllpTargets: elbv2.NetworkTargetGroup;
+  /** Tasks the bridge should always run (`pfi:mllpMinTasks`): fewer healthy targets is a warning. */
+  mllpMinTasks: number;
 }
 
 /** The seed's alarm thresholds: warning and critical. */
@@ -33,6 +38,12 @@ export const THRESHOLDS = {
   auroraCpuPercent: { warning: 80, critical: 95 },
   /** Bytes; below this the writer is short of memory for its current capacity. */
   auroraFreeableMemoryBytes: { warning: 512 * 1024 * 1024, critical: 256 * 1024 * 1024 },
+  /** Seconds the oldest hl7-inbound message has waited: FHIR lags the hospital by about that much. */
+  hl7OldestMessageSeconds: { warning: 15 * 60, critical: 60 * 60 },
+  /** The same for the document queues (cda, mssante): a report or a mail late by that much. */
+  documentOldestMessageSeconds: { warning: 60 * 60, critical: 4 * 60 * 60 },
+  /** Outbox rows (documents to relay, AuditEvents to chain) the relay has not handled yet. */
+  outboxPending: { warning: 1_000, critical: 10_000 },
 } as const;
 
 type Severity = 'warning' | 'critical';
@@ -93,6 +104,7 @@ export class PlatformMonitoring extends Construct {
       threshold: number,
       description: string,
       below = false,
+      missing = cloudwatch.TreatMissingData.NOT_BREACHING,
     ) => {
       const a = new cloudwatch.Alarm(this, `${severity}-${name}`, {
         alarmName: `pfi-${p.stage}-${severity}-${name}`,
@@ -104,7 +116,7 @@ export class PlatformMonitoring extends Construct {
         comparisonOperator: below
           ? cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD
           : cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        treatMissingData: missing,
       });
       a.addAlarmAction(new actions.SnsAction(p.topic));
       a.addOkAction(new actions.SnsAction(p.topic));
@@ -117,9 +129,10 @@ export class PlatformMonitoring extends Construct {
       t: { warning: number; critical: number },
       what: string,
       below = false,
+      missing = cloudwatch.TreatMissingData.NOT_BREACHING,
     ) => {
-      alarm(name, 'warning', metric, t.warning, `${what} ${below ? '<' : '>'} ${t.warning}`, below);
-      alarm(name, 'critical', metric, t.critical, `${what} ${below ? '<' : '>'} ${t.critical}`, below);
+      alarm(name, 'warning', metric, t.warning, `${what} ${below ? '<' : '>'} ${t.warning}`, below, missing);
+      alarm(name, 'critical', metric, t.critical, `${what} ${below ? '<' : '>'} ${t.critical}`, below, missing);
     };
     both('api-p99-latency', latencyP99, THRESHOLDS.apiP99Ms, 'FHIR API p99 latency (ms)');
     both('api-error-rate', errorRate, THRESHOLDS.apiErrorRatePercent, 'FHIR API 5XX rate (%)');
@@ -134,6 +147,100 @@ export class PlatformMonitoring extends Construct {
       'Aurora freeable memory (bytes)',
       true,
     );
+    both(
+      'hl7-oldest-message-age',
+      p.hl7Queue.metricApproximateAgeOfOldestMessage({ period: five, statistic: 'Maximum' }),
+      THRESHOLDS.hl7OldestMessageSeconds,
+      'Age of the oldest message waiting in hl7-inbound (s)',
+    );
+    for (const [name, queue] of Object.entries(p.queues)) {
+      if (queue === p.hl7Queue) continue;
+      both(
+        `${name}-oldest-message-age`,
+        queue.metricApproximateAgeOfOldestMessage({ period: five, statistic: 'Maximum' }),
+        THRESHOLDS.documentOldestMessageSeconds,
+        `Age of the oldest message waiting in ${name} (s)`,
+      );
+    }
+
+    // The bridge's own EMF metrics. AR means the sender must retry: a refused enqueue is an outage of the queue path
+    // (SQS, the S3 claim check, KMS); a refused sender is a partner missing from, or refused by, the registry.
+    alarm(
+      'mllp-queue-refused',
+      'critical',
+      bridge('AckAR_queue-error'),
+      0,
+      'MLLP bridge answered AR: the queue refused messages, senders retry (docs/operations.md 3.4)',
+    );
+    alarm(
+      'mllp-sender-refused',
+      'warning',
+      new cloudwatch.MathExpression({
+        expression: 'FILL(unknown, 0) + FILL(refused, 0)',
+        usingMetrics: { unknown: bridge('AckAR_unknown-sender'), refused: bridge('AckAR_not-allowed') },
+        label: 'AR to senders the partner registry does not allow',
+        period: five,
+      }),
+      0,
+      'MLLP bridge refused a sender missing from, or not allowed by, the partner registry (docs/operations.md 3.4)',
+    );
+    // The NLB reports healthy targets every minute whatever the traffic: no data means no report, treated as none.
+    const healthyTargets = p.mllpTargets.metrics.healthyHostCount({
+      period: Duration.minutes(1),
+      statistic: 'Minimum',
+    });
+    alarm(
+      'mllp-healthy-targets',
+      'warning',
+      healthyTargets,
+      p.mllpMinTasks,
+      `MLLP bridge: fewer healthy NLB targets than pfi:mllpMinTasks (${p.mllpMinTasks})`,
+      true,
+      cloudwatch.TreatMissingData.BREACHING,
+    );
+    alarm(
+      'mllp-healthy-targets',
+      'critical',
+      healthyTargets,
+      1,
+      'MLLP bridge: no healthy NLB target, hospitals cannot connect',
+      true,
+      cloudwatch.TreatMissingData.BREACHING,
+    );
+
+    // A failed attempt is retried; the DLQ alarm fires when one runs out of attempts. These say it earlier.
+    const failed = (service: string, metricName: string) =>
+      new cloudwatch.Metric({
+        namespace: 'PFI',
+        metricName,
+        dimensionsMap: { service },
+        statistic: 'Sum',
+        period: five,
+      });
+    for (const [name, service, metricName] of [
+      ['hl7-ingest-failed', 'pfi-hl7-ingest', 'Hl7Failed'],
+      ['cda-worker-failed', 'pfi-cda-worker', 'CdaFailed'],
+      ['mssante-worker-failed', 'pfi-mssante-worker', 'MssanteFailed'],
+    ] as const) {
+      alarm(name, 'warning', failed(service, metricName), 0, `${metricName}: message attempts failed (retried)`);
+    }
+    // The relay reports every minute; silence means it stopped, and the audit chain stops with it.
+    const outboxPending = new cloudwatch.Metric({
+      namespace: 'PFI',
+      metricName: 'OutboxPending',
+      dimensionsMap: { service: 'pfi-outbox-relay' },
+      statistic: 'Maximum',
+      period: five,
+    });
+    both(
+      'outbox-pending',
+      outboxPending,
+      THRESHOLDS.outboxPending,
+      'Outbox rows not yet relayed (documents, AuditEvents); no report means the relay stopped',
+      false,
+      cloudwatch.TreatMissingData.BREACHING,
+    );
+
     for (const [name, dlq] of Object.entries(p.deadLetterQueues)) {
       // `hl7:redrive` moves hl7-inbound's dead letters only; the document queues' go back with an SQS move task.
       const redrive =
@@ -204,7 +311,18 @@ export class PlatformMonitoring extends Construct {
         clusterMetric('ServerlessDatabaseCapacity', 'Average'),
         clusterMetric('DatabaseConnections', 'Maximum'),
       ]),
-      graph('MLLP bridge (Fargate)', [cpu, memory, bridge('ConnectionsOpen')]),
+      graph('MLLP bridge (Fargate)', [cpu, memory, bridge('ConnectionsOpen'), healthyTargets]),
+    );
+    this.dashboard.addWidgets(
+      graph('HL7 oldest message age (s)', [
+        p.hl7Queue.metricApproximateAgeOfOldestMessage({ period: five, statistic: 'Maximum' }),
+      ]),
+      graph('Failed attempts (retried)', [
+        failed('pfi-hl7-ingest', 'Hl7Failed'),
+        failed('pfi-cda-worker', 'CdaFailed'),
+        failed('pfi-mssante-worker', 'MssanteFailed'),
+      ]),
+      graph('Outbox pending', [outboxPending]),
     );
   }
 }

@@ -44,6 +44,8 @@ export class ObservabilityStack extends PfiStack {
       functions: { 'fhir-api': props.api.fhir.function, ...m.functions },
       cluster: props.data.database.cluster,
       mllpService: props.mllp.mllp.service,
+      mllpTargets: props.mllp.mllp.targetGroup,
+      mllpMinTasks: s.mllpMinTasks,
     });
   }
 }

@@ -1,7 +1,8 @@
 /**
  * Fargate entry point of the MLLP bridge: MLLP listener → SQS FIFO (messages over the SQS size limit through S3
  * when PFI_MLLP_LARGE_MESSAGE_BUCKET is set), plus a small HTTP server for the NLB health check
- * (`GET /health`) and Prometheus (`GET /metrics`). An EMF metrics line goes to stdout every 60 s.
+ * (`GET /health`) and Prometheus (`GET /metrics`). An EMF metrics line goes to stdout every 60 s, with one line per
+ * cause of AR in the period (the queue's error name, the refused sender).
  * Bad configuration: one line per problem on stderr, exit 2.
  */
 
@@ -11,6 +12,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { z } from 'zod';
 import { DEFAULT_ACCEPTED_TYPES, parseAcceptList } from './accepted-types.js';
 import { createBridgeMetrics } from './metrics.js';
+import { createRefusalLog } from './refusal-log.js';
 import { loadRegistryFile, openRegistry, type PartnerRegistry, RegistryError } from './registry.js';
 import { createMllpServer } from './server.js';
 import { createSqsEnqueue } from './sqs-enqueue.js';
@@ -108,6 +110,7 @@ async function main(): Promise<void> {
   const env = readEnv(process.env);
   const registry = await readRegistry(env);
   const metrics = createBridgeMetrics();
+  const refusals = createRefusalLog();
   const largeMessages =
     env.PFI_MLLP_LARGE_MESSAGE_BUCKET === undefined
       ? undefined
@@ -125,7 +128,10 @@ async function main(): Promise<void> {
       env.PFI_MLLP_IDLE_TIMEOUT_SECONDS === undefined ? undefined : env.PFI_MLLP_IDLE_TIMEOUT_SECONDS * 1000,
     frameTimeoutMs:
       env.PFI_MLLP_FRAME_TIMEOUT_SECONDS === undefined ? undefined : env.PFI_MLLP_FRAME_TIMEOUT_SECONDS * 1000,
-    onEvent: metrics.recordEvent,
+    onEvent: (e) => {
+      metrics.recordEvent(e);
+      refusals.record(e);
+    },
   });
 
   let stopping = false;
@@ -150,6 +156,7 @@ async function main(): Promise<void> {
 
   const emf = (): void => {
     process.stdout.write(`${metrics.emfLine(new Date())}\n`);
+    for (const line of refusals.drain()) process.stdout.write(`${JSON.stringify(line)}\n`);
   };
   const timer = setInterval(emf, EMF_INTERVAL_MS);
   process.stdout.write(

@@ -29,7 +29,7 @@
  *   NLB flow alive until `idleTimeoutMs` (10 min) closes it; probes carry no data, so they never count as activity.
  */
 
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import tls from 'node:tls';
@@ -90,6 +90,10 @@ export type BridgeEvent =
       controlIdHash?: string;
       /** Time spent in `enqueue`, when it was called. */
       enqueueMs?: number;
+      /** `queue-error`: the error's class name (e.g. `AccessDeniedException`), never its message. */
+      enqueueError?: string;
+      /** `unknown-sender`, `not-allowed`: MSH-3 and MSH-4 as sent (routing names, not patient data). */
+      sender?: { application: string; facility: string };
     }
   | { type: 'junk'; bytes: number }
   | { type: 'oversize'; bytes: number }
@@ -187,7 +191,15 @@ function uniqueControlIds(): () => string {
   return () => `${prefix}${(counter++).toString(36).padStart(8, '0')}`;
 }
 
-const hashControlId = (id: string): string => createHash('sha256').update(id, 'utf8').digest('hex').slice(0, 16);
+/** An SDK error's name (`AccessDeniedException`), else a Node system error's code (`ECONNREFUSED`): no free text. */
+function enqueueErrorName(err: unknown): string {
+  if (!(err instanceof Error)) return 'unknown';
+  const code = (err as { code?: unknown }).code;
+  if (err.name === 'Error' && typeof code === 'string' && /^[A-Z][A-Z0-9_]*$/.test(code)) return code;
+  return err.name;
+}
+
+const hashControlId = (id: string): string => hash('sha256', id, 'hex').slice(0, 16);
 
 /** What handling one frame produced: the ACK to write and whether to close afterwards. */
 interface Outcome {
@@ -197,6 +209,7 @@ interface Outcome {
   charset: Charset;
   error?: AckError;
   enqueueMs?: number;
+  enqueueError?: string;
 }
 
 /**
@@ -298,8 +311,8 @@ export function createMllpServer(opts: MllpServerOptions): MllpServer {
     const started = performance.now();
     try {
       await opts.enqueue(message);
-    } catch {
-      // The cause may quote the message: it is not reported. AR makes the sender retry.
+    } catch (err) {
+      // The cause's message may quote the message: only the error's name is reported. AR makes the sender retry.
       const enqueueMs = performance.now() - started;
       return {
         source: header,
@@ -308,6 +321,7 @@ export function createMllpServer(opts: MllpServerOptions): MllpServer {
         charset: decoded.charset,
         error: ERRORS.internal,
         enqueueMs,
+        enqueueError: enqueueErrorName(err),
       };
     }
     return {
@@ -508,6 +522,11 @@ export function createMllpServer(opts: MllpServerOptions): MllpServer {
       const event: BridgeEvent = { type: 'ack', code: outcome.code, reason: outcome.reason };
       if (opts.onEvent && outcome.source.controlId) event.controlIdHash = hashControlId(outcome.source.controlId);
       if (outcome.enqueueMs !== undefined) event.enqueueMs = outcome.enqueueMs;
+      if (outcome.enqueueError !== undefined) event.enqueueError = outcome.enqueueError;
+      if (outcome.reason === 'unknown-sender' || outcome.reason === 'not-allowed') {
+        const { sendingApplication, sendingFacility } = outcome.source;
+        event.sender = { application: sendingApplication ?? '', facility: sendingFacility ?? '' };
+      }
       emit(event);
       const socket = this.#socket;
       if (socket.destroyed || !socket.writable) return Promise.resolve();

@@ -95,4 +95,19 @@ describe('MLLP to FHIR on the local platform', () => {
     });
     expect(dead?.lastError).toMatch(/no-patient-identifier/);
   });
+
+  it("serves the bridge's counters in Prometheus text at /metrics, as the standalone bridge does", async () => {
+    const url = `http://127.0.0.1:${local.httpPort}/metrics`;
+    const count = (text: string, sample: string) => Number(new RegExp(`^${sample} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
+    const before = await (await fetch(url)).text();
+    await sendAll([Buffer.from(pam({ event: 'A28', controlId: 'M1', ipp: 'E2E-METRICS' }), 'utf8')]);
+    const response = await fetch(url);
+    expect(response.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8');
+    const after = await response.text();
+    expect(count(after, 'pfi_mllp_received_total') - count(before, 'pfi_mllp_received_total')).toBe(1);
+    const aa = 'pfi_mllp_acks_total\\{code="AA",reason="enqueued"\\}';
+    expect(count(after, aa) - count(before, aa)).toBe(1);
+    expect(after).toContain('pfi_mllp_enqueue_latency_milliseconds_count');
+    expect(after).not.toContain('E2E-METRICS');
+  });
 });

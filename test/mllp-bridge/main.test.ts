@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import net from 'node:net';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 
 const MAIN = 'mllp-bridge/src/main.ts';
 const QUEUE_URL = 'https://sqs.eu-west-3.amazonaws.com/123456789012/pfi-hl7-inbound.fifo';
@@ -113,5 +113,53 @@ describe('main.ts', () => {
     const lines = stdout.trim().split('\n');
     const emf = JSON.parse(lines.at(-1) ?? '') as { Service?: string };
     expect(emf.Service).toBe('mllp-bridge');
+  }, 30_000);
+
+  it('answers AR when SQS cannot be reached and logs the cause by its code, once per period, without content', async () => {
+    const [mllpPort, healthPort, closedPort] = [await freePort(), await freePort(), await freePort()];
+    const { child, exit } = start({
+      ...baseEnv(),
+      // Nothing listens there (the SQS client sends to the queue URL's host): every SendMessage fails to connect.
+      PFI_MLLP_QUEUE_URL: `http://127.0.0.1:${closedPort}/123456789012/pfi-hl7-inbound.fifo`,
+      PFI_MLLP_HOST: '127.0.0.1',
+      PFI_MLLP_PORT: String(mllpPort),
+      PFI_MLLP_HEALTH_PORT: String(healthPort),
+      AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE',
+      AWS_SECRET_ACCESS_KEY: 'example',
+      AWS_MAX_ATTEMPTS: '1',
+    });
+    let socket: net.Socket | undefined;
+    for (let i = 0; i < 100 && socket === undefined; i++) {
+      socket = await new Promise<net.Socket | undefined>((resolve) => {
+        const s = net.connect(mllpPort, '127.0.0.1');
+        s.once('connect', () => resolve(s));
+        s.once('error', () => setTimeout(() => resolve(undefined), 100));
+      });
+    }
+    if (!socket) throw new Error('the bridge did not listen');
+    let received = '';
+    socket.on('data', (d: Buffer) => {
+      received += d.toString('latin1');
+    });
+    const message = (id: string) =>
+      `\x0bMSH|^~\\&|GAM|CHU|PFI|PFI|20260305103000||ADT^A28^ADT_A05|${id}|P|2.5\rPID|||4711^^^CHU^PI||Lefèvre^Zoë\x1c\r`;
+    for (const id of ['Q1', 'Q2']) {
+      const before = received.length;
+      socket.write(message(id));
+      await vi.waitFor(() => expect(received.slice(before)).toContain('\x1c\r'), { timeout: 10_000 });
+      expect(received.slice(before)).toContain(`MSA|AR|${id}`);
+    }
+    socket.destroy();
+    child.kill('SIGTERM');
+    const { code, stdout } = await exit;
+    expect(code).toBe(0);
+    const refused = stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((l) => l['message'] === 'enqueue refused');
+    expect(refused).toEqual([{ level: 'WARN', message: 'enqueue refused', error: 'ECONNREFUSED', count: 2 }]);
+    expect(stdout).not.toContain('Lef');
+    expect(stdout).not.toContain('4711');
   }, 30_000);
 });

@@ -210,6 +210,27 @@ describe('ACK after the durable enqueue', () => {
     c.send(adt('MSG3'));
     expect(field(await c.nextAck(), 'MSA', 2)).toBe('MSG3');
   });
+
+  it("reports a refused enqueue by the error's name or system code, never its message", async () => {
+    const errors = [
+      Object.assign(new Error('User is not authorized; body began MSH|^~\\&|GAM Lefèvre'), {
+        name: 'AccessDeniedException',
+      }),
+      Object.assign(new Error('connect ECONNREFUSED 10.0.0.1:443 Lefèvre'), { code: 'ECONNREFUSED' }),
+      Object.assign(new Error('Lefèvre'), { code: 'free text, Lefèvre' }),
+      'Lefèvre',
+    ];
+    let n = 0;
+    const s = await start({ enqueue: () => Promise.reject(errors[n++]) });
+    const c = await s.client();
+    for (const id of ['E1', 'E2', 'E3', 'E4']) {
+      c.send(adt(id, { family: 'Lefèvre' }));
+      expect(field(await c.nextAck(), 'MSA', 1)).toBe('AR');
+    }
+    const names = s.events.flatMap((e) => (e.type === 'ack' ? [e.enqueueError] : []));
+    expect(names).toEqual(['AccessDeniedException', 'ECONNREFUSED', 'Error', 'unknown']);
+    expect(JSON.stringify(s.events)).not.toContain('Lef');
+  });
 });
 
 describe('structurally invalid messages: AE, never enqueued', () => {
@@ -408,7 +429,16 @@ describe('partner registry', () => {
     c.send(adt('U2'));
     expect(field(await c.nextAck(), 'MSA', 1)).toBe('AA');
     expect(s.enqueued.map((m) => m.header.controlId)).toEqual(['U2']);
-    expect(s.events).toContainEqual(expect.objectContaining({ type: 'ack', code: 'AR', reason: 'unknown-sender' }));
+    expect(s.events).toContainEqual(
+      expect.objectContaining({
+        type: 'ack',
+        code: 'AR',
+        reason: 'unknown-sender',
+        sender: { application: 'GAM', facility: 'CHU-Y' },
+      }),
+    );
+    // Only a refused sender is named.
+    expect(s.events.filter((e) => e.type === 'ack' && e.sender !== undefined)).toHaveLength(1);
   });
 
   it('open mode accepts an unknown sender but still refuses a disallowed one', async () => {

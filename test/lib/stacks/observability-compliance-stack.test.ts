@@ -1,6 +1,7 @@
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CIS_FILTERS } from '../../../lib/constructs/audit-trail.js';
+import { createBridgeMetrics } from '../../../mllp-bridge/src/metrics.js';
 import { propsOf, testPlatform } from '../cdk-test-app.js';
 
 describe('ObservabilityStack (item 8: dashboard, alarms, topic)', () => {
@@ -48,6 +49,91 @@ describe('ObservabilityStack (item 8: dashboard, alarms, topic)', () => {
     expect(Object.values(alarms).every((a: any) => a.AlarmActions.length === 1)).toBe(true);
   });
 
+  it("alarms on each queue's oldest message, the bridge refusing messages or senders, and healthy NLB targets", () => {
+    const alarms = Object.fromEntries(propsOf(t, 'AWS::CloudWatch::Alarm').map((a) => [a.AlarmName, a]));
+    expect(alarms['pfi-prod-warning-hl7-oldest-message-age']).toMatchObject({
+      MetricName: 'ApproximateAgeOfOldestMessage',
+      Namespace: 'AWS/SQS',
+      Threshold: 900,
+    });
+    expect(alarms['pfi-prod-critical-hl7-oldest-message-age']?.Threshold).toBe(3600);
+    for (const queue of ['cda', 'mssante']) {
+      expect(alarms[`pfi-prod-warning-${queue}-oldest-message-age`]?.Threshold).toBe(3600);
+      expect(alarms[`pfi-prod-critical-${queue}-oldest-message-age`]?.Threshold).toBe(4 * 3600);
+    }
+    expect(alarms['pfi-prod-warning-hl7-inbound-oldest-message-age']).toBeUndefined();
+    expect(alarms['pfi-prod-critical-mllp-queue-refused']).toMatchObject({
+      Namespace: 'PFI',
+      MetricName: 'AckAR_queue-error',
+      Dimensions: [{ Name: 'Service', Value: 'mllp-bridge' }],
+      Threshold: 0,
+      EvaluationPeriods: 1,
+    });
+    const senderMetrics = (alarms['pfi-prod-warning-mllp-sender-refused']?.Metrics ?? [])
+      .map((m: any) => m.MetricStat?.Metric.MetricName)
+      .filter(Boolean);
+    expect(senderMetrics.sort()).toEqual(['AckAR_not-allowed', 'AckAR_unknown-sender']);
+    // Healthy targets: fewer than pfi:mllpMinTasks (2) is a warning, none is critical; no data counts as none.
+    for (const [severity, threshold] of [
+      ['warning', 2],
+      ['critical', 1],
+    ] as const) {
+      expect(alarms[`pfi-prod-${severity}-mllp-healthy-targets`]).toMatchObject({
+        Namespace: 'AWS/NetworkELB',
+        MetricName: 'HealthyHostCount',
+        Statistic: 'Minimum',
+        Threshold: threshold,
+        ComparisonOperator: 'LessThanThreshold',
+        TreatMissingData: 'breaching',
+      });
+    }
+  });
+
+  it('names only metrics the bridge really emits, with its dimension', () => {
+    const metrics = createBridgeMetrics();
+    for (const reason of ['queue-error', 'unknown-sender', 'not-allowed'] as const) {
+      metrics.recordEvent({ type: 'ack', code: 'AR', reason });
+    }
+    const emf = JSON.parse(metrics.emfLine(new Date()));
+    const emitted = new Set(emf._aws.CloudWatchMetrics[0].Metrics.map((m: { Name: string }) => m.Name));
+    expect(emf._aws.CloudWatchMetrics[0].Dimensions).toEqual([['Service']]);
+    const read = propsOf(t, 'AWS::CloudWatch::Alarm').flatMap((a: any) => [
+      ...(a.Namespace === 'PFI' && a.Dimensions?.[0]?.Name === 'Service' ? [a] : []),
+      ...(a.Metrics ?? [])
+        .map((m: any) => m.MetricStat?.Metric)
+        .filter((m: any) => m?.Namespace === 'PFI' && m.Dimensions?.[0]?.Name === 'Service'),
+    ]);
+    expect(read.length).toBeGreaterThanOrEqual(3);
+    for (const m of read) {
+      expect(m.Dimensions).toEqual([{ Name: 'Service', Value: emf.Service }]);
+      expect(emitted.has(m.MetricName), m.MetricName).toBe(true);
+    }
+  });
+
+  it('warns on failed worker attempts and an outbox backlog, and a relay that stopped reporting is critical', () => {
+    const alarms = Object.fromEntries(propsOf(t, 'AWS::CloudWatch::Alarm').map((a) => [a.AlarmName, a]));
+    for (const [name, service, metric] of [
+      ['hl7-ingest-failed', 'pfi-hl7-ingest', 'Hl7Failed'],
+      ['cda-worker-failed', 'pfi-cda-worker', 'CdaFailed'],
+      ['mssante-worker-failed', 'pfi-mssante-worker', 'MssanteFailed'],
+    ]) {
+      expect(alarms[`pfi-prod-warning-${name}`]).toMatchObject({
+        Namespace: 'PFI',
+        MetricName: metric,
+        Dimensions: [{ Name: 'service', Value: service }],
+        Statistic: 'Sum',
+        Threshold: 0,
+      });
+    }
+    expect(alarms['pfi-prod-warning-outbox-pending']?.Threshold).toBe(1000);
+    expect(alarms['pfi-prod-critical-outbox-pending']).toMatchObject({
+      MetricName: 'OutboxPending',
+      Dimensions: [{ Name: 'service', Value: 'pfi-outbox-relay' }],
+      Threshold: 10000,
+      TreatMissingData: 'breaching',
+    });
+  });
+
   it('has a dashboard with the API, HL7, queues, DLQs, workers, Aurora and Fargate', () => {
     const body = JSON.stringify(propsOf(t, 'AWS::CloudWatch::Dashboard')[0]?.DashboardBody);
     for (const title of [
@@ -58,6 +144,9 @@ describe('ObservabilityStack (item 8: dashboard, alarms, topic)', () => {
       'Function errors',
       'Aurora',
       'MLLP bridge',
+      'HL7 oldest message age',
+      'Failed attempts',
+      'Outbox pending',
     ]) {
       expect(body).toContain(title);
     }
