@@ -62,6 +62,9 @@ const schema = z
     PFI_MLLP_MAX_CONNECTIONS: z.coerce.number().int().min(1).max(10_000).optional(),
     PFI_MLLP_IDLE_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(86_400).optional(),
     PFI_MLLP_FRAME_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(3_600).optional(),
+    /** Direct TLS on the MLLP port: PEM certificate (chain) and key files; unset = plain MLLP. */
+    PFI_MLLP_TLS_CERT_FILE: optionalString,
+    PFI_MLLP_TLS_KEY_FILE: optionalString,
     /** S3 bucket of the document store (SSE-KMS); unset = files under `$PFI_DATA_DIR/documents`. */
     PFI_DOCUMENTS_BUCKET: optionalString.pipe(
       z
@@ -174,6 +177,13 @@ const schema = z
         message: 'PFI_AUTH_MODE=jwks needs PFI_AUTH_ISSUER and PFI_AUTH_JWKS_URL',
       });
     }
+    if ((c.PFI_MLLP_TLS_CERT_FILE === undefined) !== (c.PFI_MLLP_TLS_KEY_FILE === undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['PFI_MLLP_TLS_KEY_FILE'],
+        message: 'PFI_MLLP_TLS_CERT_FILE and PFI_MLLP_TLS_KEY_FILE must be set together',
+      });
+    }
     if ((c.PFI_SMTP_CLIENT_CERT_FILE === undefined) !== (c.PFI_SMTP_CLIENT_KEY_FILE === undefined)) {
       ctx.addIssue({
         code: 'custom',
@@ -243,6 +253,8 @@ export interface Config {
     maxConnections: number | undefined;
     idleTimeoutMs: number | undefined;
     frameTimeoutMs: number | undefined;
+    /** Direct TLS: the PEM files; undefined = plain MLLP. */
+    tls: { certFile: string; keyFile: string } | undefined;
   };
   documents: { kind: 'file'; dir: string } | { kind: 's3'; bucket: string; kmsKeyId: string | undefined };
   hl7: {
@@ -341,6 +353,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       idleTimeoutMs: e.PFI_MLLP_IDLE_TIMEOUT_SECONDS === undefined ? undefined : e.PFI_MLLP_IDLE_TIMEOUT_SECONDS * 1000,
       frameTimeoutMs:
         e.PFI_MLLP_FRAME_TIMEOUT_SECONDS === undefined ? undefined : e.PFI_MLLP_FRAME_TIMEOUT_SECONDS * 1000,
+      tls:
+        e.PFI_MLLP_TLS_CERT_FILE && e.PFI_MLLP_TLS_KEY_FILE
+          ? { certFile: e.PFI_MLLP_TLS_CERT_FILE, keyFile: e.PFI_MLLP_TLS_KEY_FILE }
+          : undefined,
     },
     documents,
     hl7: {

@@ -19,7 +19,7 @@ import { erasureOperations } from '../lambdas/audit/expunge-operation.js';
 import { sealKeyFromConfig } from '../lambdas/audit/seal-key.js';
 import { startAuditTrail } from '../lambdas/audit/trail.js';
 import { allows } from '../lambdas/auth/scopes.js';
-import type { Config } from '../lambdas/config.js';
+import { type Config, ConfigError } from '../lambdas/config.js';
 import {
   annuaireFromConfig,
   createMssanteSender,
@@ -46,6 +46,7 @@ import { createBridgeMetrics } from '../mllp-bridge/src/metrics.js';
 import { createRefusalLog } from '../mllp-bridge/src/refusal-log.js';
 import { loadRegistryFile, openRegistry } from '../mllp-bridge/src/registry.js';
 import { createMllpServer, type MllpServer } from '../mllp-bridge/src/server.js';
+import { loadTlsCredentials, TlsCredentialsError } from '../mllp-bridge/src/tls-credentials.js';
 import { startIngestThread } from './hl7-ingest-thread.js';
 import { type IngestReport, startIngestWorker } from './hl7-ingest-worker.js';
 
@@ -90,6 +91,18 @@ export interface LocalPlatform {
 
 export interface LocalPlatformOptions {
   logger: Logger;
+}
+
+/** Direct TLS credentials, checked before the port opens; a bad file is a configuration error (exit 2). */
+async function loadMllpTls(files: { certFile: string; keyFile: string }, logger: Logger) {
+  try {
+    const credentials = await loadTlsCredentials(files);
+    logger.info('MLLP direct TLS', { certificateValidTo: credentials.validTo.toISOString() });
+    return { cert: credentials.cert, key: credentials.key };
+  } catch (err) {
+    if (err instanceof TlsCredentialsError) throw new ConfigError(`Invalid configuration:\n  ${err.message}`);
+    throw err;
+  }
 }
 
 export async function startLocalPlatform(config: Config, opts: LocalPlatformOptions): Promise<LocalPlatform> {
@@ -303,7 +316,9 @@ export async function startLocalPlatform(config: Config, opts: LocalPlatformOpti
     };
     const refusalTimer = setInterval(logRefusals, REFUSAL_LOG_MS);
     refusalTimer.unref();
+    const tls = config.mllp.tls && (await loadMllpTls(config.mllp.tls, logger));
     const bridge = createMllpServer({
+      ...(tls ? { tls } : {}),
       onEvent: (e) => {
         bridgeMetrics.recordEvent(e);
         refusals.record(e);

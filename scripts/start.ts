@@ -17,7 +17,7 @@ async function main(): Promise<void> {
   logger.info('PFI platform started', {
     fhir: local.fhirBaseUrl,
     health: `http://${config.http.host}:${local.httpPort}/health`,
-    mllp: `${config.mllp.host}:${local.mllpPort}`,
+    mllp: `${config.mllp.host}:${local.mllpPort}${config.mllp.tls ? ' (TLS)' : ''}`,
     database: local.platform.db.kind,
     documents: local.documents.kind,
     mssante: local.smtpSink

@@ -16,6 +16,7 @@ import { createRefusalLog } from './refusal-log.js';
 import { loadRegistryFile, openRegistry, type PartnerRegistry, RegistryError } from './registry.js';
 import { createMllpServer } from './server.js';
 import { createSqsEnqueue } from './sqs-enqueue.js';
+import { loadTlsCredentials, TLS_SETTINGS, TlsCredentialsError } from './tls-credentials.js';
 
 const EMF_INTERVAL_MS = 60_000;
 /** Below the ECS stopTimeout maximum (120 s); set the task's stopTimeout above it. */
@@ -59,6 +60,9 @@ const envSchema = z.object({
   PFI_MLLP_MAX_CONNECTIONS: positiveInt(10_000),
   PFI_MLLP_IDLE_TIMEOUT_SECONDS: positiveInt(86_400),
   PFI_MLLP_FRAME_TIMEOUT_SECONDS: positiveInt(3_600),
+  /** Direct TLS (PEM files, both or neither); unset = plain MLLP, as behind the NLB, which terminates TLS. */
+  PFI_MLLP_TLS_CERT_FILE: z.string().min(1, 'must not be empty').optional(),
+  PFI_MLLP_TLS_KEY_FILE: z.string().min(1, 'must not be empty').optional(),
   AWS_EXECUTION_ENV: z.string().optional(),
 });
 
@@ -81,6 +85,9 @@ function readEnv(env: NodeJS.ProcessEnv): Env {
     } catch (err) {
       problems.push(`PFI_MLLP_ACCEPT: ${(err as Error).message}`);
     }
+  }
+  if ((env.PFI_MLLP_TLS_CERT_FILE === undefined) !== (env.PFI_MLLP_TLS_KEY_FILE === undefined)) {
+    problems.push(`${TLS_SETTINGS.key}: ${TLS_SETTINGS.cert} and ${TLS_SETTINGS.key} must be set together`);
   }
   if (parsed.success && parsed.data.PFI_MLLP_PORT === parsed.data.PFI_MLLP_HEALTH_PORT) {
     problems.push('PFI_MLLP_HEALTH_PORT: must differ from PFI_MLLP_PORT');
@@ -106,9 +113,24 @@ async function readRegistry(env: Env): Promise<PartnerRegistry> {
   return registry;
 }
 
+async function readTls(env: Env): Promise<{ cert: Buffer; key: Buffer } | undefined> {
+  if (env.PFI_MLLP_TLS_CERT_FILE === undefined || env.PFI_MLLP_TLS_KEY_FILE === undefined) return undefined;
+  try {
+    const { cert, key } = await loadTlsCredentials({
+      certFile: env.PFI_MLLP_TLS_CERT_FILE,
+      keyFile: env.PFI_MLLP_TLS_KEY_FILE,
+    });
+    return { cert, key };
+  } catch (err) {
+    if (err instanceof TlsCredentialsError) throw new ConfigError(err.message);
+    throw err;
+  }
+}
+
 async function main(): Promise<void> {
   const env = readEnv(process.env);
   const registry = await readRegistry(env);
+  const tls = await readTls(env);
   const metrics = createBridgeMetrics();
   const refusals = createRefusalLog();
   const largeMessages =
@@ -122,6 +144,7 @@ async function main(): Promise<void> {
   const bridge = createMllpServer({
     enqueue: createSqsEnqueue({ client: new SQSClient({}), queueUrl: env.PFI_MLLP_QUEUE_URL, largeMessages }),
     registry,
+    ...(tls ? { tls } : {}),
     accepts: parseAcceptList(env.PFI_MLLP_ACCEPT),
     maxConnections: env.PFI_MLLP_MAX_CONNECTIONS,
     idleTimeoutMs:
@@ -160,7 +183,7 @@ async function main(): Promise<void> {
   };
   const timer = setInterval(emf, EMF_INTERVAL_MS);
   process.stdout.write(
-    `${JSON.stringify({ level: 'INFO', message: 'mllp bridge started', mllpPort, healthPort: env.PFI_MLLP_HEALTH_PORT })}\n`,
+    `${JSON.stringify({ level: 'INFO', message: 'mllp bridge started', mllpPort, tls: tls !== undefined, healthPort: env.PFI_MLLP_HEALTH_PORT })}\n`,
   );
 
   const stop = async (signal: string): Promise<void> => {

@@ -1,6 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import tls from 'node:tls';
 import { describe, expect, it, vi } from 'vitest';
+import { writeTlsFiles } from '../support/tls-files.js';
 
 const MAIN = 'mllp-bridge/src/main.ts';
 const QUEUE_URL = 'https://sqs.eu-west-3.amazonaws.com/123456789012/pfi-hl7-inbound.fifo';
@@ -50,6 +55,31 @@ describe('main.ts', () => {
       'PFI_MLLP_QUEUE_URL: is required and must be the SQS queue URL',
       'PFI_MLLP_REGISTRY: is required in AWS',
     ]);
+  });
+
+  it('exits 2 on a TLS certificate without its key, or a key that is not the certificate’s', async () => {
+    const alone = await start({ ...baseEnv(), PFI_MLLP_QUEUE_URL: QUEUE_URL, PFI_MLLP_TLS_CERT_FILE: '/x/cert.pem' });
+    const first = await alone.exit;
+    expect(first.code).toBe(2);
+    expect(first.stderr).toBe(
+      'PFI_MLLP_TLS_KEY_FILE: PFI_MLLP_TLS_CERT_FILE and PFI_MLLP_TLS_KEY_FILE must be set together\n',
+    );
+    const dir = await mkdtemp(join(tmpdir(), 'pfi-bridge-tls-'));
+    try {
+      const a = await writeTlsFiles(dir);
+      const b = await writeTlsFiles(await mkdtemp(join(dir, 'b-')));
+      const { exit } = start({
+        ...baseEnv(),
+        PFI_MLLP_QUEUE_URL: QUEUE_URL,
+        PFI_MLLP_TLS_CERT_FILE: a.certFile,
+        PFI_MLLP_TLS_KEY_FILE: b.keyFile,
+      });
+      const { code, stderr } = await exit;
+      expect(code).toBe(2);
+      expect(stderr).toBe('PFI_MLLP_TLS_KEY_FILE: not the PEM private key of the certificate\n');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('exits 2 when the registry file cannot be read', async () => {
@@ -113,6 +143,57 @@ describe('main.ts', () => {
     const lines = stdout.trim().split('\n');
     const emf = JSON.parse(lines.at(-1) ?? '') as { Service?: string };
     expect(emf.Service).toBe('mllp-bridge');
+  }, 30_000);
+
+  it('speaks MLLP over TLS with the configured certificate, TLS 1.2 at least', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'pfi-bridge-tls-'));
+    const files = await writeTlsFiles(dir);
+    const [mllpPort, healthPort, closedPort] = [await freePort(), await freePort(), await freePort()];
+    const { child, exit } = start({
+      ...baseEnv(),
+      PFI_MLLP_QUEUE_URL: `http://127.0.0.1:${closedPort}/123456789012/pfi-hl7-inbound.fifo`,
+      PFI_MLLP_HOST: '127.0.0.1',
+      PFI_MLLP_PORT: String(mllpPort),
+      PFI_MLLP_HEALTH_PORT: String(healthPort),
+      PFI_MLLP_TLS_CERT_FILE: files.certFile,
+      PFI_MLLP_TLS_KEY_FILE: files.keyFile,
+      AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE',
+      AWS_SECRET_ACCESS_KEY: 'example',
+      AWS_MAX_ATTEMPTS: '1',
+    });
+    try {
+      const connectTls = (options: tls.ConnectionOptions) =>
+        new Promise<tls.TLSSocket>((resolve, reject) => {
+          const socket = tls.connect({ host: '127.0.0.1', port: mllpPort, ca: files.cert, ...options }, () =>
+            resolve(socket),
+          );
+          socket.once('error', reject);
+        });
+      let socket: tls.TLSSocket | undefined;
+      for (let i = 0; i < 100 && socket === undefined; i++) {
+        socket = await connectTls({}).catch(async () => {
+          await new Promise((r) => setTimeout(r, 100));
+          return undefined;
+        });
+      }
+      if (!socket) throw new Error('the bridge did not listen');
+      // The certificate is checked against the CA given (rejectUnauthorized defaults to true).
+      expect(socket.authorized).toBe(true);
+      expect(socket.getProtocol()).toBe('TLSv1.3');
+      let received = '';
+      socket.on('data', (d: Buffer) => {
+        received += d.toString('latin1');
+      });
+      socket.write('\x0bMSH|^~\\&|GAM|CHU|PFI|PFI|20260305103000||ADT^A28^ADT_A05|T1|P|2.5\rPID|||4711^^^CHU^PI\x1c\r');
+      // The queue is unreachable: an AR, but over TLS.
+      await vi.waitFor(() => expect(received).toContain('MSA|AR|T1'), { timeout: 10_000 });
+      socket.destroy();
+      await expect(connectTls({ minVersion: 'TLSv1', maxVersion: 'TLSv1.1' })).rejects.toThrow();
+    } finally {
+      child.kill('SIGTERM');
+      await exit;
+      await rm(dir, { recursive: true, force: true });
+    }
   }, 30_000);
 
   it('answers AR when SQS cannot be reached and logs the cause by its code, once per period, without content', async () => {

@@ -11,11 +11,12 @@ import { afterAll, expect, it } from 'vitest';
 import { SqlQueue } from '../../lambdas/adapters/queue/sql-queue.js';
 import { migrate } from '../../lambdas/adapters/sql/migrate.js';
 import { createPgliteExecutor } from '../../lambdas/adapters/sql/pglite.js';
-import { loadConfig } from '../../lambdas/config.js';
+import { ConfigError, loadConfig } from '../../lambdas/config.js';
 import { INGEST_AUTH } from '../../lambdas/hl7/apply/context.js';
 import { HL7_INBOUND_QUEUE, startLocalPlatform } from '../../scripts/local-platform.js';
-import { eventually } from '../support/mllp-client.js';
+import { eventually, sendMllp } from '../support/mllp-client.js';
 import { IPP_SYSTEM, pam } from '../support/pam.js';
+import { writeTlsFiles } from '../support/tls-files.js';
 
 const dirs: string[] = [];
 afterAll(async () => {
@@ -92,6 +93,43 @@ it('a start-up step that fails (MLLP port in use) stops what had started: the po
   const local = await startLocalPlatform(loadConfig({ ...env, PFI_MLLP_PORT: '0' }), { logger });
   try {
     expect(local.httpPort).toBe(httpPort);
+  } finally {
+    await local.stop();
+  }
+}, 60_000);
+
+it('direct TLS on the MLLP port when PFI_MLLP_TLS_CERT_FILE and PFI_MLLP_TLS_KEY_FILE are set; a bad file stops the start', async () => {
+  const dataDir = await mkdtemp(join(tmpdir(), 'pfi-tls-start-'));
+  dirs.push(dataDir);
+  const files = await writeTlsFiles(dataDir);
+  const env = {
+    PFI_DATA_DIR: dataDir,
+    PFI_HTTP_PORT: '0',
+    PFI_MLLP_PORT: '0',
+    PFI_SMTP_SINK_PORT: '0',
+    PFI_LOG_LEVEL: 'SILENT',
+    PFI_MLLP_TLS_CERT_FILE: files.certFile,
+  };
+  const logger = new Logger({ logLevel: 'SILENT' });
+  expect(() => loadConfig(env)).toThrow(/PFI_MLLP_TLS_KEY_FILE/);
+  const wrongKey = loadConfig({ ...env, PFI_MLLP_TLS_KEY_FILE: files.certFile });
+  await expect(startLocalPlatform(wrongKey, { logger })).rejects.toThrow(
+    new ConfigError('Invalid configuration:\n  PFI_MLLP_TLS_KEY_FILE: not the PEM private key of the certificate'),
+  );
+
+  const local = await startLocalPlatform(loadConfig({ ...env, PFI_MLLP_TLS_KEY_FILE: files.keyFile }), { logger });
+  try {
+    const message = pam({ event: 'A28', controlId: 'TLS-1', ipp: '70002', family: 'MARTIN', given: 'LEA' });
+    expect(await sendMllp(local.mllpPort, message, { ca: files.cert })).toContain('MSA|AA|TLS-1');
+    const found = await eventually('the Patient sent over TLS', async () => {
+      const { result } = await local.platform.service.search(INGEST_AUTH, 'Patient', [
+        ['identifier', `${IPP_SYSTEM}|70002`],
+      ]);
+      return result.matches[0];
+    });
+    expect(found).toBeDefined();
+    // Plain MLLP on the TLS port gets no ACK: the connection is closed.
+    await expect(sendMllp(local.mllpPort, message)).rejects.toThrow();
   } finally {
     await local.stop();
   }

@@ -1,12 +1,14 @@
 /** Test helpers driving the local platform from outside: one MLLP message and its ACK, and polling. */
 import { connect } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 
-/** Sends one message (UTF-8) in an MLLP frame on a new connection; resolves with the ACK text. */
-export function sendMllp(port: number, message: string): Promise<string> {
+/** Sends one message (UTF-8) in an MLLP frame on a new connection (TLS when `tls` is given); resolves with the ACK. */
+export function sendMllp(port: number, message: string, tls?: { ca: string }): Promise<string> {
   return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1');
+    const socket = tls ? tlsConnect({ port, host: '127.0.0.1', ca: tls.ca }) : connect(port, '127.0.0.1');
     let buffer = Buffer.alloc(0);
     socket.on('error', reject);
+    socket.on('close', () => reject(new Error('connection closed before the ACK')));
     socket.on('data', (d: Buffer) => {
       buffer = Buffer.concat([buffer, d]);
       const end = buffer.indexOf(0x1c);
