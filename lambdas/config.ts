@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { CONTENT_LOG_MODES, type ContentLogMode } from '../mllp-bridge/src/content-log.js';
 
 /**
  * Platform configuration, read from the environment once and validated with zod.
@@ -65,6 +66,8 @@ const schema = z
     /** Direct TLS on the MLLP port: PEM certificate (chain) and key files; unset = plain MLLP. */
     PFI_MLLP_TLS_CERT_FILE: optionalString,
     PFI_MLLP_TLS_KEY_FILE: optionalString,
+    /** `refused` (AE/AR) or `all`: HL7 message content in the log, to debug a feed; patient data. */
+    PFI_MLLP_LOG_CONTENT: z.enum(CONTENT_LOG_MODES).default('off'),
     /** S3 bucket of the document store (SSE-KMS); unset = files under `$PFI_DATA_DIR/documents`. */
     PFI_DOCUMENTS_BUCKET: optionalString.pipe(
       z
@@ -255,6 +258,7 @@ export interface Config {
     frameTimeoutMs: number | undefined;
     /** Direct TLS: the PEM files; undefined = plain MLLP. */
     tls: { certFile: string; keyFile: string } | undefined;
+    logContent: ContentLogMode;
   };
   documents: { kind: 'file'; dir: string } | { kind: 's3'; bucket: string; kmsKeyId: string | undefined };
   hl7: {
@@ -357,6 +361,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         e.PFI_MLLP_TLS_CERT_FILE && e.PFI_MLLP_TLS_KEY_FILE
           ? { certFile: e.PFI_MLLP_TLS_CERT_FILE, keyFile: e.PFI_MLLP_TLS_KEY_FILE }
           : undefined,
+      logContent: e.PFI_MLLP_LOG_CONTENT,
     },
     documents,
     hl7: {

@@ -55,6 +55,8 @@ export interface PfiSettings {
   /** Fargate tasks of the bridge: at least 2 (two zones); autoscaling up to the maximum. */
   mllpMinTasks: number;
   mllpMaxTasks: number;
+  /** HL7 message content in the bridge's log: `off` (default), `refused` (AE/AR) or `all`. Patient data. */
+  mllpLogContent: 'off' | 'refused' | 'all';
   /** MSSanté operator's SMTP submission URL (optional when the BAL secret carries it). */
   smtpUrl: string | undefined;
   /** Secrets Manager secret (ARN or name) of the BAL applicative: JSON `{"cert","key","url"?}`. */
@@ -181,6 +183,8 @@ const schema = z
       .optional(),
     mllpMinTasks: int(2, 20, 2),
     mllpMaxTasks: int(2, 50, 6),
+    /** HL7 content in the bridge's log (patient data): off, refused (AE/AR) or all; for debugging a feed only. */
+    mllpLogContent: z.enum(['off', 'refused', 'all']).default('off'),
     smtpUrl: optional.pipe(
       z
         .string()
@@ -245,6 +249,7 @@ export const SETTING_KEYS: Record<SchemaKey, string> = Object.fromEntries(
       'mllpRegistryParameter',
       'mllpMinTasks',
       'mllpMaxTasks',
+      'mllpLogContent',
       'smtpUrl',
       'smtpSecret',
       'mssanteFrom',

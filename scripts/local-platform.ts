@@ -42,6 +42,7 @@ import { messageKind } from '../lambdas/hl7/map/message.js';
 import { HL7_INBOUND_QUEUE } from '../lambdas/hl7/queues.js';
 import { databaseArchive, documentArchive, type RawMessageArchive } from '../lambdas/hl7/raw-archive.js';
 import type { Hl7Worker } from '../lambdas/hl7/worker.js';
+import { CONTENT_LOG_WARNING, contentLogger } from '../mllp-bridge/src/content-log.js';
 import { createBridgeMetrics } from '../mllp-bridge/src/metrics.js';
 import { createRefusalLog } from '../mllp-bridge/src/refusal-log.js';
 import { loadRegistryFile, openRegistry } from '../mllp-bridge/src/registry.js';
@@ -317,8 +318,11 @@ export async function startLocalPlatform(config: Config, opts: LocalPlatformOpti
     const refusalTimer = setInterval(logRefusals, REFUSAL_LOG_MS);
     refusalTimer.unref();
     const tls = config.mllp.tls && (await loadMllpTls(config.mllp.tls, logger));
+    if (config.mllp.logContent !== 'off') logger.warn(CONTENT_LOG_WARNING, { mode: config.mllp.logContent });
+    const onContent = contentLogger(config.mllp.logContent, ({ message, ...fields }) => logger.info(message, fields));
     const bridge = createMllpServer({
       ...(tls ? { tls } : {}),
+      ...(onContent ? { onContent } : {}),
       onEvent: (e) => {
         bridgeMetrics.recordEvent(e);
         refusals.record(e);

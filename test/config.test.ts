@@ -11,7 +11,7 @@ describe('loadConfig', () => {
     expect(c.maxBodyBytes).toBe(5 * 1024 * 1024);
     expect(c.maxResourceBytes).toBe(60_000);
     expect(c.fhirBaseUrl).toBeUndefined();
-    expect(c.mllp).toEqual({ host: '127.0.0.1', port: 2575, registryFile: undefined });
+    expect(c.mllp).toEqual({ host: '127.0.0.1', port: 2575, registryFile: undefined, logContent: 'off' });
     expect(c.documents).toEqual({ kind: 'file', dir: '.pfi-data/documents' });
     expect(c.hl7).toEqual({
       rawRetentionDays: 90,

@@ -33,6 +33,8 @@ export interface MllpServiceProps {
   /** SSM parameter (String) holding the partner registry JSON. */
   registryParameterName: string;
   minTasks: number;
+  /** `PFI_MLLP_LOG_CONTENT` of the bridge: message content in its log (patient data). */
+  logContent: 'off' | 'refused' | 'all';
   maxTasks: number;
   logsKey: kms.IKey;
   logRetention: logs.RetentionDays;
@@ -129,6 +131,7 @@ export class MllpService extends Construct {
         PFI_MLLP_HEALTH_PORT: String(MLLP_HEALTH_PORT),
         PFI_MLLP_LARGE_MESSAGE_BUCKET: props.claimCheckBucketName,
         PFI_MLLP_LARGE_MESSAGE_KMS_KEY_ID: props.claimCheckKey.keyArn,
+        PFI_MLLP_LOG_CONTENT: props.logContent,
         AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
       },
       secrets: { PFI_MLLP_REGISTRY_JSON: ecs.Secret.fromSsmParameter(registry) },

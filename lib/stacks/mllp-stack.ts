@@ -39,6 +39,7 @@ export class MllpStack extends PfiStack {
       registryParameterName: s.mllpRegistryParameter,
       minTasks: s.mllpMinTasks,
       maxTasks: s.mllpMaxTasks,
+      logContent: s.mllpLogContent,
       logsKey: keys.logs,
       logRetention: this.logRetention,
       accessLogs: data.accessLogsBucket,

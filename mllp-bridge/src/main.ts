@@ -11,6 +11,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { z } from 'zod';
 import { DEFAULT_ACCEPTED_TYPES, parseAcceptList } from './accepted-types.js';
+import { CONTENT_LOG_MODES, CONTENT_LOG_WARNING, contentLogger } from './content-log.js';
 import { createBridgeMetrics } from './metrics.js';
 import { createRefusalLog } from './refusal-log.js';
 import { loadRegistryFile, openRegistry, type PartnerRegistry, RegistryError } from './registry.js';
@@ -63,6 +64,8 @@ const envSchema = z.object({
   /** Direct TLS (PEM files, both or neither); unset = plain MLLP, as behind the NLB, which terminates TLS. */
   PFI_MLLP_TLS_CERT_FILE: z.string().min(1, 'must not be empty').optional(),
   PFI_MLLP_TLS_KEY_FILE: z.string().min(1, 'must not be empty').optional(),
+  /** `refused` (AE/AR) or `all`: message content in the log, for debugging a feed. Default `off`. */
+  PFI_MLLP_LOG_CONTENT: z.enum(CONTENT_LOG_MODES, { error: 'must be off, refused or all' }).default('off'),
   AWS_EXECUTION_ENV: z.string().optional(),
 });
 
@@ -155,6 +158,9 @@ async function main(): Promise<void> {
       metrics.recordEvent(e);
       refusals.record(e);
     },
+    onContent: contentLogger(env.PFI_MLLP_LOG_CONTENT, (line) =>
+      process.stdout.write(`${JSON.stringify({ level: 'INFO', ...line })}\n`),
+    ),
   });
 
   let stopping = false;
@@ -182,6 +188,10 @@ async function main(): Promise<void> {
     for (const line of refusals.drain()) process.stdout.write(`${JSON.stringify(line)}\n`);
   };
   const timer = setInterval(emf, EMF_INTERVAL_MS);
+  if (env.PFI_MLLP_LOG_CONTENT !== 'off') {
+    const warning = { level: 'WARN', message: CONTENT_LOG_WARNING, mode: env.PFI_MLLP_LOG_CONTENT };
+    process.stdout.write(`${JSON.stringify(warning)}\n`);
+  }
   process.stdout.write(
     `${JSON.stringify({ level: 'INFO', message: 'mllp bridge started', mllpPort, tls: tls !== undefined, healthPort: env.PFI_MLLP_HEALTH_PORT })}\n`,
   );

@@ -142,6 +142,19 @@ export interface MllpServerOptions {
   /** MSH-10 of each ACK; default a random prefix per server and a counter (18 characters; ST is 20 in v2.5). */
   newControlId?: () => string;
   onEvent?: (e: BridgeEvent) => void;
+  /**
+   * Message content, for an operator who opted in (PFI_MLLP_LOG_CONTENT): each decoded message with its ACK. Not
+   * called for a frame over the size limit (its bytes are not kept). Off when absent, which is the default.
+   */
+  onContent?: (c: MessageContent) => void;
+}
+
+/** What {@link MllpServerOptions.onContent} receives: patient data, for the logs of an operator who asked. */
+export interface MessageContent {
+  code: AckCode;
+  reason: AckReason;
+  message: string;
+  ack: string;
 }
 
 export interface MllpServer {
@@ -210,6 +223,8 @@ interface Outcome {
   error?: AckError;
   enqueueMs?: number;
   enqueueError?: string;
+  /** The decoded message, kept only when `onContent` is set. */
+  text?: string;
 }
 
 /**
@@ -278,27 +293,37 @@ export function createMllpServer(opts: MllpServerOptions): MllpServer {
     emit({ type: 'received', bytes: payload.length });
     const registry = opts.registry;
     let decoded = decodeMessage(payload, registry.defaultCharset);
+    const done = (o: Outcome): Outcome => {
+      if (opts.onContent) o.text = decoded.text;
+      return o;
+    };
     let read = readHeader(decoded.text);
-    if (isHeaderError(read)) return malformed(read, decoded.charset);
+    if (isHeaderError(read)) return done(malformed(read, decoded.charset));
     const decision = registry.resolve(read.sendingApplication, read.sendingFacility);
     if (!decision.accepted) {
-      return { source: read, code: 'AR', reason: decision.reason, charset: decoded.charset, error: ERRORS.sender };
+      return done({
+        source: read,
+        code: 'AR',
+        reason: decision.reason,
+        charset: decoded.charset,
+        error: ERRORS.sender,
+      });
     }
     if (decision.charset !== registry.defaultCharset) {
       // The sender is identified from ASCII MSH fields; decode again with its own fallback.
       decoded = decodeMessage(payload, decision.charset);
       read = readHeader(decoded.text);
-      if (isHeaderError(read)) return malformed(read, decoded.charset);
+      if (isHeaderError(read)) return done(malformed(read, decoded.charset));
     }
     const header = read;
     if (opts.accepts && !opts.accepts(header.messageType, header.triggerEvent)) {
-      return {
+      return done({
         source: header,
         code: 'AE',
         reason: 'unsupported-message',
         charset: decoded.charset,
         error: ERRORS.unsupported,
-      };
+      });
     }
     const message: InboundMessage = {
       body: decoded.text,
@@ -314,7 +339,7 @@ export function createMllpServer(opts: MllpServerOptions): MllpServer {
     } catch (err) {
       // The cause's message may quote the message: only the error's name is reported. AR makes the sender retry.
       const enqueueMs = performance.now() - started;
-      return {
+      return done({
         source: header,
         code: 'AR',
         reason: 'queue-error',
@@ -322,15 +347,15 @@ export function createMllpServer(opts: MllpServerOptions): MllpServer {
         error: ERRORS.internal,
         enqueueMs,
         enqueueError: enqueueErrorName(err),
-      };
+      });
     }
-    return {
+    return done({
       source: header,
       code: 'AA',
       reason: 'enqueued',
       charset: decoded.charset,
       enqueueMs: performance.now() - started,
-    };
+    });
   }
 
   /** Where a connection stands for eviction: `undefined` when something is in flight, else its tier and age. */
@@ -528,6 +553,13 @@ export function createMllpServer(opts: MllpServerOptions): MllpServer {
         event.sender = { application: sendingApplication ?? '', facility: sendingFacility ?? '' };
       }
       emit(event);
+      if (opts.onContent && outcome.text !== undefined) {
+        try {
+          opts.onContent({ code: outcome.code, reason: outcome.reason, message: outcome.text, ack });
+        } catch {
+          // A failing log hook must not break message handling.
+        }
+      }
       const socket = this.#socket;
       if (socket.destroyed || !socket.writable) return Promise.resolve();
       this.#writingSince = clock();

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import { describe, expect, it, vi } from 'vitest';
+import { CONTENT_LOG_WARNING } from '../../mllp-bridge/src/content-log.js';
 import { writeTlsFiles } from '../support/tls-files.js';
 
 const MAIN = 'mllp-bridge/src/main.ts';
@@ -196,7 +197,8 @@ describe('main.ts', () => {
     }
   }, 30_000);
 
-  it('answers AR when SQS cannot be reached and logs the cause by its code, once per period, without content', async () => {
+  /** The bridge with a queue nobody answers; sends each id on one connection, checks its AR, stops the bridge. */
+  async function sendToUnreachableQueue(ids: string[], extra: NodeJS.ProcessEnv = {}): Promise<string> {
     const [mllpPort, healthPort, closedPort] = [await freePort(), await freePort(), await freePort()];
     const { child, exit } = start({
       ...baseEnv(),
@@ -208,6 +210,7 @@ describe('main.ts', () => {
       AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE',
       AWS_SECRET_ACCESS_KEY: 'example',
       AWS_MAX_ATTEMPTS: '1',
+      ...extra,
     });
     let socket: net.Socket | undefined;
     for (let i = 0; i < 100 && socket === undefined; i++) {
@@ -222,11 +225,9 @@ describe('main.ts', () => {
     socket.on('data', (d: Buffer) => {
       received += d.toString('latin1');
     });
-    const message = (id: string) =>
-      `\x0bMSH|^~\\&|GAM|CHU|PFI|PFI|20260305103000||ADT^A28^ADT_A05|${id}|P|2.5\rPID|||4711^^^CHU^PI||Lefèvre^Zoë\x1c\r`;
-    for (const id of ['Q1', 'Q2']) {
+    for (const id of ids) {
       const before = received.length;
-      socket.write(message(id));
+      socket.write(`\x0b${ADT(id)}\x1c\r`);
       await vi.waitFor(() => expect(received.slice(before)).toContain('\x1c\r'), { timeout: 10_000 });
       expect(received.slice(before)).toContain(`MSA|AR|${id}`);
     }
@@ -234,13 +235,35 @@ describe('main.ts', () => {
     child.kill('SIGTERM');
     const { code, stdout } = await exit;
     expect(code).toBe(0);
-    const refused = stdout
+    return stdout;
+  }
+  const ADT = (id: string) =>
+    `MSH|^~\\&|GAM|CHU|PFI|PFI|20260305103000||ADT^A28^ADT_A05|${id}|P|2.5\rPID|||4711^^^CHU^PI||Lefèvre^Zoë`;
+  const jsonLines = (stdout: string) =>
+    stdout
       .trim()
       .split('\n')
-      .map((l) => JSON.parse(l) as Record<string, unknown>)
-      .filter((l) => l['message'] === 'enqueue refused');
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+
+  it('answers AR when SQS cannot be reached and logs the cause by its code, once per period, without content', async () => {
+    const stdout = await sendToUnreachableQueue(['Q1', 'Q2']);
+    const refused = jsonLines(stdout).filter((l) => l['message'] === 'enqueue refused');
     expect(refused).toEqual([{ level: 'WARN', message: 'enqueue refused', error: 'ECONNREFUSED', count: 2 }]);
     expect(stdout).not.toContain('Lef');
     expect(stdout).not.toContain('4711');
+  }, 30_000);
+
+  it('logs the content of refused messages only when PFI_MLLP_LOG_CONTENT asks, after a warning', async () => {
+    const bad = start({ ...baseEnv(), PFI_MLLP_QUEUE_URL: QUEUE_URL, PFI_MLLP_LOG_CONTENT: 'yes' });
+    const refusedStart = await bad.exit;
+    expect(refusedStart.code).toBe(2);
+    expect(refusedStart.stderr).toBe('PFI_MLLP_LOG_CONTENT: must be off, refused or all\n');
+
+    const lines = jsonLines(await sendToUnreachableQueue(['K1'], { PFI_MLLP_LOG_CONTENT: 'refused' }));
+    expect(lines.find((l) => l['level'] === 'WARN' && l['mode'] === 'refused')?.['message']).toBe(CONTENT_LOG_WARNING);
+    const content = lines.filter((l) => l['message'] === 'hl7 message content');
+    expect(content).toHaveLength(1);
+    expect(content[0]).toMatchObject({ level: 'INFO', code: 'AR', reason: 'queue-error', hl7: ADT('K1') });
+    expect(String(content[0]?.['ack'])).toContain('MSA|AR|K1');
   }, 30_000);
 });

@@ -34,8 +34,13 @@ describe('MllpStack (item 6: Fargate bridge behind a TLS NLB)', () => {
       PFI_MLLP_HEALTH_PORT: '8080',
       PFI_MLLP_REGISTRY: '/run/pfi/registry.json',
       PFI_MLLP_LARGE_MESSAGE_BUCKET: 'pfi-prod-documents-123456789012',
+      // No message content in the log unless pfi:mllpLogContent says so.
+      PFI_MLLP_LOG_CONTENT: 'off',
     });
     expect(env['PFI_MLLP_QUEUE_URL']).toBeDefined();
+    const debugging = testPlatform({ mllpLogContent: 'refused' }).templates.mllp;
+    const debugEnv = propsOf(debugging, 'AWS::ECS::TaskDefinition')[0]?.ContainerDefinitions[0].Environment;
+    expect(debugEnv).toContainEqual({ Name: 'PFI_MLLP_LOG_CONTENT', Value: 'refused' });
     t.hasResourceProperties('AWS::ECS::Service', {
       DesiredCount: 2,
       LaunchType: 'FARGATE',
