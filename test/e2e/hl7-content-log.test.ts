@@ -2,42 +2,24 @@
  * The operator's opt-in to message content in the logs (PFI_MLLP_LOG_CONTENT=refused) on the local platform: a
  * warning at start, the refused message with its ACK, nothing of the accepted one.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Logger } from '@aws-lambda-powertools/logger';
 import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import { loadConfig } from '../../lambdas/config.js';
 import { CONTENT_LOG_WARNING } from '../../mllp-bridge/src/content-log.js';
-import { type LocalPlatform, startLocalPlatform } from '../../scripts/local-platform.js';
+import { captureProcessOutput } from '../support/captured-output.js';
+import { startTestLocalPlatform } from '../support/local-platform.js';
 import { sendMllp } from '../support/mllp-client.js';
 import { pam } from '../support/pam.js';
 
-let dir: string;
-let local: LocalPlatform;
-const captured: string[] = [];
+let local: Awaited<ReturnType<typeof startTestLocalPlatform>>;
+let captured: string[] = [];
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'pfi-content-log-'));
-  const write = (chunk: unknown) => {
-    captured.push(String(chunk));
-    return true;
-  };
-  vi.spyOn(process.stdout, 'write').mockImplementation(write);
-  vi.spyOn(process.stderr, 'write').mockImplementation(write);
-  const config = loadConfig({
-    PFI_DATA_DIR: dir,
-    PFI_HTTP_PORT: '0',
-    PFI_MLLP_PORT: '0',
-    PFI_SMTP_SINK_PORT: '0',
-    PFI_MLLP_LOG_CONTENT: 'refused',
-  });
-  local = await startLocalPlatform(config, { logger: new Logger({ serviceName: 'pfi-test', logLevel: 'INFO' }) });
+  captured = captureProcessOutput();
+  local = await startTestLocalPlatform({ env: { PFI_MLLP_LOG_CONTENT: 'refused' }, logLevel: 'INFO' });
 });
 afterAll(async () => {
-  await local?.stop();
+  await local?.dispose();
   vi.restoreAllMocks();
-  await rm(dir, { recursive: true, force: true });
 });
 
 it('logs the content of a refused message with its ACK after a start-up warning, and nothing of an accepted one', async () => {

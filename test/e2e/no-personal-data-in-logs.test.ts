@@ -2,14 +2,11 @@
  * No personal data in logs: the whole platform runs at DEBUG with its output captured, receives an HL7 message (and
  * a broken one), FHIR creates (and a refused one); the captured logs never carry the patient's name or INS.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Logger } from '@aws-lambda-powertools/logger';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { loadOrCreateLocalKeys, signLocalToken } from '../../lambdas/auth/local-keys.js';
-import { loadConfig } from '../../lambdas/config.js';
-import { type LocalPlatform, startLocalPlatform } from '../../scripts/local-platform.js';
+import { captureProcessOutput } from '../support/captured-output.js';
+import { startTestLocalPlatform } from '../support/local-platform.js';
 import { sendMllp } from '../support/mllp-client.js';
 import { nir, pam } from '../support/pam.js';
 
@@ -17,37 +14,23 @@ const FAMILY = 'Zéphyrine';
 const GIVEN = 'Philomène';
 const INS = nir('2850575123456');
 
-let dir: string;
-let local: LocalPlatform;
-const captured: string[] = [];
+let local: Awaited<ReturnType<typeof startTestLocalPlatform>>;
+let captured: string[] = [];
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'pfi-logs-'));
-  const write = (chunk: unknown) => {
-    captured.push(String(chunk));
-    return true;
-  };
-  vi.spyOn(process.stdout, 'write').mockImplementation(write);
-  vi.spyOn(process.stderr, 'write').mockImplementation(write);
-  const config = loadConfig({
-    PFI_DATA_DIR: dir,
-    PFI_HTTP_PORT: '0',
-    PFI_MLLP_PORT: '0',
-    PFI_SMTP_SINK_PORT: '0',
-    PFI_HL7_MAX_RECEIVES: '1',
-    PFI_LOG_LEVEL: 'DEBUG',
-  });
-  local = await startLocalPlatform(config, { logger: new Logger({ serviceName: 'pfi-test', logLevel: 'DEBUG' }) });
+  captured = captureProcessOutput();
+  local = await startTestLocalPlatform({ logLevel: 'DEBUG' });
 });
 afterAll(async () => {
-  await local?.stop();
+  await local?.dispose();
   vi.restoreAllMocks();
-  await rm(dir, { recursive: true, force: true });
 });
 
 describe('logs', () => {
   it('carry neither the name nor the INS of a patient, whatever happens to their data', async () => {
-    const token = await signLocalToken(await loadOrCreateLocalKeys(join(dir, 'keys')), { scopes: 'system/*.cruds' });
+    const token = await signLocalToken(await loadOrCreateLocalKeys(join(local.dataDir, 'keys')), {
+      scopes: 'system/*.cruds',
+    });
     const api = (path: string, init: RequestInit = {}) =>
       fetch(`${local.fhirBaseUrl}${path}`, {
         ...init,

@@ -46,6 +46,35 @@ function freePort(): Promise<number> {
   });
 }
 
+/** The bridge on free ports with a queue URL nobody listens on (the SQS client sends to the URL's host). */
+async function startWithUnreachableQueue(extra: NodeJS.ProcessEnv) {
+  const [mllpPort, healthPort, closedPort] = [await freePort(), await freePort(), await freePort()];
+  const started = start({
+    ...baseEnv(),
+    PFI_MLLP_QUEUE_URL: `http://127.0.0.1:${closedPort}/123456789012/pfi-hl7-inbound.fifo`,
+    PFI_MLLP_HOST: '127.0.0.1',
+    PFI_MLLP_PORT: String(mllpPort),
+    PFI_MLLP_HEALTH_PORT: String(healthPort),
+    AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE',
+    AWS_SECRET_ACCESS_KEY: 'example',
+    AWS_MAX_ATTEMPTS: '1',
+    ...extra,
+  });
+  return { mllpPort, ...started };
+}
+
+/** Retries `connect` every 100 ms (10 s at most) while the child process starts listening. */
+async function whenListening<T>(connect: () => Promise<T>): Promise<T> {
+  for (let i = 0; ; i++) {
+    try {
+      return await connect();
+    } catch (err) {
+      if (i >= 100) throw err;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
 describe('main.ts', () => {
   it('exits 2 with one line per configuration problem', async () => {
     const { exit } = start({ ...baseEnv(), PFI_MLLP_PORT: 'abc', AWS_EXECUTION_ENV: 'AWS_ECS_FARGATE' });
@@ -149,18 +178,9 @@ describe('main.ts', () => {
   it('speaks MLLP over TLS with the configured certificate, TLS 1.2 at least', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'pfi-bridge-tls-'));
     const files = await writeTlsFiles(dir);
-    const [mllpPort, healthPort, closedPort] = [await freePort(), await freePort(), await freePort()];
-    const { child, exit } = start({
-      ...baseEnv(),
-      PFI_MLLP_QUEUE_URL: `http://127.0.0.1:${closedPort}/123456789012/pfi-hl7-inbound.fifo`,
-      PFI_MLLP_HOST: '127.0.0.1',
-      PFI_MLLP_PORT: String(mllpPort),
-      PFI_MLLP_HEALTH_PORT: String(healthPort),
+    const { mllpPort, child, exit } = await startWithUnreachableQueue({
       PFI_MLLP_TLS_CERT_FILE: files.certFile,
       PFI_MLLP_TLS_KEY_FILE: files.keyFile,
-      AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE',
-      AWS_SECRET_ACCESS_KEY: 'example',
-      AWS_MAX_ATTEMPTS: '1',
     });
     try {
       const connectTls = (options: tls.ConnectionOptions) =>
@@ -170,14 +190,7 @@ describe('main.ts', () => {
           );
           socket.once('error', reject);
         });
-      let socket: tls.TLSSocket | undefined;
-      for (let i = 0; i < 100 && socket === undefined; i++) {
-        socket = await connectTls({}).catch(async () => {
-          await new Promise((r) => setTimeout(r, 100));
-          return undefined;
-        });
-      }
-      if (!socket) throw new Error('the bridge did not listen');
+      const socket = await whenListening(() => connectTls({}));
       // The certificate is checked against the CA given (rejectUnauthorized defaults to true).
       expect(socket.authorized).toBe(true);
       expect(socket.getProtocol()).toBe('TLSv1.3');
@@ -199,28 +212,15 @@ describe('main.ts', () => {
 
   /** The bridge with a queue nobody answers; sends each id on one connection, checks its AR, stops the bridge. */
   async function sendToUnreachableQueue(ids: string[], extra: NodeJS.ProcessEnv = {}): Promise<string> {
-    const [mllpPort, healthPort, closedPort] = [await freePort(), await freePort(), await freePort()];
-    const { child, exit } = start({
-      ...baseEnv(),
-      // Nothing listens there (the SQS client sends to the queue URL's host): every SendMessage fails to connect.
-      PFI_MLLP_QUEUE_URL: `http://127.0.0.1:${closedPort}/123456789012/pfi-hl7-inbound.fifo`,
-      PFI_MLLP_HOST: '127.0.0.1',
-      PFI_MLLP_PORT: String(mllpPort),
-      PFI_MLLP_HEALTH_PORT: String(healthPort),
-      AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE',
-      AWS_SECRET_ACCESS_KEY: 'example',
-      AWS_MAX_ATTEMPTS: '1',
-      ...extra,
-    });
-    let socket: net.Socket | undefined;
-    for (let i = 0; i < 100 && socket === undefined; i++) {
-      socket = await new Promise<net.Socket | undefined>((resolve) => {
-        const s = net.connect(mllpPort, '127.0.0.1');
-        s.once('connect', () => resolve(s));
-        s.once('error', () => setTimeout(() => resolve(undefined), 100));
-      });
-    }
-    if (!socket) throw new Error('the bridge did not listen');
+    const { mllpPort, child, exit } = await startWithUnreachableQueue(extra);
+    const socket = await whenListening(
+      () =>
+        new Promise<net.Socket>((resolve, reject) => {
+          const s = net.connect(mllpPort, '127.0.0.1');
+          s.once('connect', () => resolve(s));
+          s.once('error', reject);
+        }),
+    );
     let received = '';
     socket.on('data', (d: Buffer) => {
       received += d.toString('latin1');
