@@ -108,6 +108,9 @@ async function loadMllpTls(files: { certFile: string; keyFile: string }, logger:
 
 export async function startLocalPlatform(config: Config, opts: LocalPlatformOptions): Promise<LocalPlatform> {
   const { logger } = opts;
+  // The bridge's files are read first: a bad one stops the start before the database opens.
+  const registry = config.mllp.registryFile ? await loadRegistryFile(config.mllp.registryFile) : openRegistry();
+  const tls = config.mllp.tls && (await loadMllpTls(config.mllp.tls, logger));
   let baseUrl = config.fhirBaseUrl ?? '';
   const documents = await documentStoreFromConfig(config.documents);
   const organisation = await loadCdaOrganisation(config.cda);
@@ -135,8 +138,8 @@ export async function startLocalPlatform(config: Config, opts: LocalPlatformOpti
         ...(config.logLevel === 'DEBUG' && err instanceof Error ? { detail: err.message } : {}),
       }),
   });
-  // What has started so far, stopped in reverse order when a later step fails (a port in use, a registry file that
-  // does not parse, an ingest thread that cannot start): the caller gets the error and nothing keeps running.
+  // What has started so far, stopped in reverse order when a later step fails (a port in use, an ingest thread that
+  // cannot start): the caller gets the error and nothing keeps running.
   const started: (() => unknown)[] = [() => platform.db.close()];
   try {
     const queue = new SqlQueue(platform.db);
@@ -317,7 +320,6 @@ export async function startLocalPlatform(config: Config, opts: LocalPlatformOpti
     };
     const refusalTimer = setInterval(logRefusals, REFUSAL_LOG_MS);
     refusalTimer.unref();
-    const tls = config.mllp.tls && (await loadMllpTls(config.mllp.tls, logger));
     if (config.mllp.logContent !== 'off') logger.warn(CONTENT_LOG_WARNING, { mode: config.mllp.logContent });
     const onContent = contentLogger(config.mllp.logContent, ({ message, ...fields }) => logger.info(message, fields));
     const bridge = createMllpServer({
@@ -327,7 +329,7 @@ export async function startLocalPlatform(config: Config, opts: LocalPlatformOpti
         bridgeMetrics.recordEvent(e);
         refusals.record(e);
       },
-      registry: config.mllp.registryFile ? await loadRegistryFile(config.mllp.registryFile) : openRegistry(),
+      registry,
       accepts: (type, event) => messageKind(type, event) !== undefined,
       maxConnections: config.mllp.maxConnections,
       idleTimeoutMs: config.mllp.idleTimeoutMs,
