@@ -14,6 +14,8 @@ export interface ClientRunRequest {
   port: number;
   messages: number;
   connections: number;
+  /** First patient of the plan (default 0): see {@link adtPlan}. */
+  firstPatient?: number;
 }
 
 /** Runs ADT plans against a port, one at a time. */
@@ -68,10 +70,10 @@ export function inlineClient(): MllpLoadClient {
 }
 
 function planFor(cache: Map<string, AdtPlan>, req: ClientRunRequest): AdtPlan {
-  const key = `${req.messages}/${req.connections}`;
+  const key = `${req.messages}/${req.connections}/${req.firstPatient ?? 0}`;
   let plan = cache.get(key);
   if (!plan) {
-    plan = adtPlan(req.messages, req.connections);
+    plan = adtPlan(req.messages, req.connections, req.firstPatient);
     cache.set(key, plan);
   }
   return plan;

@@ -320,13 +320,17 @@ export interface AdtPlan {
 }
 
 /**
- * `messages` distinct ADT messages over ⌈messages / 4⌉ patients (the last scenario is cut short when needed).
+ * `messages` distinct ADT messages over ⌈messages / 4⌉ patients (the last scenario is cut short when needed), the
+ * patients numbered from `firstPatient` (plans over disjoint ranges share no patient, stay or control id).
  * Patient `i` goes to connection `i mod connections`, so its events are sent in order on one connection; a
  * connection sends its patients' first events, then their second events, and so on (many stays open at once).
  */
-export function adtPlan(messages: number, connections: number): AdtPlan {
+export function adtPlan(messages: number, connections: number, firstPatient = 0): AdtPlan {
   if (!Number.isInteger(messages) || messages < 1) throw new RangeError('messages must be a positive integer');
   if (!Number.isInteger(connections) || connections < 1) throw new RangeError('connections must be a positive integer');
+  if (!Number.isInteger(firstPatient) || firstPatient < 0) {
+    throw new RangeError('firstPatient must be a non-negative integer');
+  }
   const patients = Math.ceil(messages / MESSAGES_PER_PATIENT);
   const plans: ConnectionPlan[] = Array.from({ length: Math.min(connections, patients) }, () => ({
     texts: [],
@@ -336,7 +340,7 @@ export function adtPlan(messages: number, connections: number): AdtPlan {
   let stays = 0;
   const scenarios: (readonly AdtEvent[])[] = [];
   for (let i = 0; i < patients; i++) {
-    const full = SCENARIOS[hash32(i, 1) % SCENARIOS.length]!;
+    const full = SCENARIOS[hash32(firstPatient + i, 1) % SCENARIOS.length]!;
     const left = messages - i * MESSAGES_PER_PATIENT;
     const scenario = full.slice(0, Math.min(MESSAGES_PER_PATIENT, left));
     scenarios.push(scenario);
@@ -346,10 +350,10 @@ export function adtPlan(messages: number, connections: number): AdtPlan {
   const patientsOf = plans.map(() => [] as number[]);
   for (let i = 0; i < patients; i++) patientsOf[i % plans.length]!.push(i);
   for (const [c, list] of patientsOf.entries()) {
-    const people = list.map(benchPatient);
+    const people = list.map((i) => benchPatient(firstPatient + i));
     for (let step = 0; step < MESSAGES_PER_PATIENT; step++) {
       for (const p of people) {
-        const scenario = scenarios[p.index]!;
+        const scenario = scenarios[p.index - firstPatient]!;
         if (step >= scenario.length) continue;
         const controlId = adtControlId(p.index, step);
         plans[c]!.texts.push(adtMessage(p, scenario, step, controlId));

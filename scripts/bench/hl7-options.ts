@@ -13,6 +13,8 @@ export interface Hl7BenchOptions {
   e2e: boolean;
   /** ADT messages sent end to end. */
   messages: number;
+  /** Distinct ADT messages of the platform's warm-up before the measured run; 0: none. */
+  warmUpMessages: number;
   connections: number;
   /** Messages the ingest worker applies as one batch; undefined: the platform's default. */
   workerConcurrency: number | undefined;
@@ -34,6 +36,8 @@ export const HL7_BENCH_USAGE = `usage: npm run bench -- hl7 [options]
   --backend B             embedded, pg or both (default both)
   --only parse|e2e        run one part only
   --messages N            distinct ADT messages sent end to end, 4 per patient (default 20000)
+  --warm-up N             distinct ADT messages the platform is warmed up with, sent 5 times, before the measured
+                          run (default 4000; 0: measure a platform just started)
   --connections C         MLLP connections, each sending one message at a time (default 50)
   --worker-concurrency N  messages the ingest worker applies as one batch (default: the platform's, 64)
   --duration-parse S      measured seconds per parser and message type, after a warm-up (default 3)
@@ -54,6 +58,7 @@ export function parseHl7BenchArgs(argv: string[], env: NodeJS.ProcessEnv = {}): 
         backend: text,
         only: text,
         messages: text,
+        'warm-up': text,
         connections: text,
         'worker-concurrency': text,
         'duration-parse': text,
@@ -84,6 +89,7 @@ export function parseHl7BenchArgs(argv: string[], env: NodeJS.ProcessEnv = {}): 
     parse: only !== 'e2e',
     e2e: only !== 'parse',
     messages: wholeNumber('messages', str('messages'), 1, 1_000_000) ?? (quick ? 2000 : 20_000),
+    warmUpMessages: wholeNumber('warm-up', str('warm-up'), 0, 100_000) ?? (quick ? 400 : 4000),
     connections: wholeNumber('connections', str('connections'), 1, 100) ?? 50,
     workerConcurrency: wholeNumber('worker-concurrency', str('worker-concurrency'), 1, 500),
     parseSeconds,

@@ -11,6 +11,7 @@ const PARSER_LABELS: Record<ParserName, string> = {
 
 export const RUN_LABELS = {
   ceiling: 'bare MLLP server (ceiling)',
+  bridgeAlone: 'MLLP bridge, no queue (AA at once)',
   embedded: 'embedded (PGlite)',
   pg: 'PostgreSQL server',
 };
@@ -60,12 +61,23 @@ function ackRow(label: string, a: AckFigures, ceiling: AckFigures | undefined): 
   ];
 }
 
-/** Part (b), MLLP side: the ceiling and each backend. */
-export function formatAckTable(ceiling: AckFigures | undefined, runs: BackendRun[]): string {
+/**
+ * Part (b), MLLP side: the ceiling, the bridge without a queue, and each backend — its warm-up's first run (the
+ * platform just started) above its measured run.
+ */
+export function formatAckTable(
+  ceiling: AckFigures | undefined,
+  runs: BackendRun[],
+  bridgeAlone?: AckFigures | undefined,
+): string {
   const header = ['run', 'messages', 'ACK/s', 'p50 ms', 'p99 ms', 'max ms', 'AA', 'AE', 'AR', 'bad', 'of ceiling'];
   const rows: string[][] = [];
   if (ceiling) rows.push(ackRow(RUN_LABELS.ceiling, ceiling, ceiling));
-  for (const r of runs) if (r.ack) rows.push(ackRow(RUN_LABELS[r.backend], r.ack, ceiling));
+  if (bridgeAlone) rows.push(ackRow(RUN_LABELS.bridgeAlone, bridgeAlone, ceiling));
+  for (const r of runs) {
+    if (r.warmUp) rows.push(ackRow(`${RUN_LABELS[r.backend]}, warm-up's first run`, r.warmUp.first, ceiling));
+    if (r.ack) rows.push(ackRow(RUN_LABELS[r.backend], r.ack, ceiling));
+  }
   return table(header, rows);
 }
 

@@ -57,9 +57,22 @@ export interface IngestFigures {
   expected: { Patient: number; Encounter: number; Provenance: number };
 }
 
+/** The platform's warm-up before the measured run (scripts/bench/hl7-e2e.ts). */
+export interface WarmUpFigures {
+  /** Distinct messages, sent `rounds` times (the runs after the first are duplicates). */
+  messages: number;
+  rounds: number;
+  /** The first run, on a platform just started, and the last. */
+  first: AckFigures;
+  last: AckFigures;
+  /** The warm-up's last ACK → the worker idle. */
+  drainSeconds: number;
+}
+
 export interface BackendRun {
   backend: Hl7Backend;
   skipped?: string;
+  warmUp?: WarmUpFigures;
   ack?: AckFigures;
   ingest?: IngestFigures;
   /** Seconds spent starting the platform (migrations included). */

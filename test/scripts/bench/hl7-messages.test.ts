@@ -131,9 +131,33 @@ describe('adtPlan', () => {
     expect(one.stays).toBe(one.events.A28 === 1 ? 0 : 1);
   });
 
-  it('rejects empty plans', () => {
+  it('numbers a plan from its first patient, sharing nothing with the plan before it', () => {
+    const first = adtPlan(402, 7);
+    const next = adtPlan(40, 7, first.patients);
+    expect(next).toMatchObject({ messages: 40, patients: 10 });
+    const ids = (p: typeof first) => p.connections.flatMap((c) => c.controlIds);
+    const keys = (p: typeof first) =>
+      p.connections.flatMap((c) =>
+        c.texts.map((t) => {
+          const header = readHeader(t);
+          if ('error' in header) throw new Error(header.error);
+          return header.patient!.id;
+        }),
+      );
+    const firstIds = new Set(ids(first));
+    const firstKeys = new Set(keys(first));
+    expect(ids(next).filter((id) => firstIds.has(id))).toEqual([]);
+    expect(keys(next).filter((ipp) => firstKeys.has(ipp))).toEqual([]);
+    // The patients a plan from 0 would have after the first plan's.
+    const whole = adtPlan(442, 7);
+    expect(new Set(keys(next))).toEqual(new Set(keys(whole).filter((ipp) => !firstKeys.has(ipp))));
+    expect(adtPlan(402, 7, 0)).toEqual(first);
+  });
+
+  it('rejects empty plans and negative first patients', () => {
     expect(() => adtPlan(0, 1)).toThrow(RangeError);
     expect(() => adtPlan(10, 0)).toThrow(RangeError);
+    expect(() => adtPlan(10, 1, -1)).toThrow(RangeError);
   });
 
   it('gives a parse corpus of mixed events that all map', () => {

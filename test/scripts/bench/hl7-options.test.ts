@@ -9,6 +9,7 @@ describe('parseHl7BenchArgs', () => {
       parse: true,
       e2e: true,
       messages: 20_000,
+      warmUpMessages: 4000,
       connections: 50,
       workerConcurrency: undefined,
       parseSeconds: 3,
@@ -28,6 +29,8 @@ describe('parseHl7BenchArgs', () => {
       'e2e',
       '--messages',
       '500',
+      '--warm-up',
+      '0',
       '--connections',
       '10',
       '--worker-concurrency',
@@ -46,6 +49,7 @@ describe('parseHl7BenchArgs', () => {
       parse: false,
       e2e: true,
       messages: 500,
+      warmUpMessages: 0,
       connections: 10,
       workerConcurrency: 16,
       parseSeconds: 5,
@@ -57,7 +61,12 @@ describe('parseHl7BenchArgs', () => {
   });
 
   it('makes --quick small unless told otherwise', () => {
-    expect(parseHl7BenchArgs(['--quick'])).toMatchObject({ quick: true, messages: 2000, parseSeconds: 1 });
+    expect(parseHl7BenchArgs(['--quick'])).toMatchObject({
+      quick: true,
+      messages: 2000,
+      warmUpMessages: 400,
+      parseSeconds: 1,
+    });
     expect(parseHl7BenchArgs(['--quick', '--messages', '3000'])).toMatchObject({ messages: 3000 });
   });
 
@@ -70,6 +79,8 @@ describe('parseHl7BenchArgs', () => {
     [['--only', 'ack']],
     [['--messages', '0']],
     [['--connections', '101']],
+    [['--warm-up', '-1']],
+    [['--warm-up', '100001']],
     [['--messages', '1e3']],
     [['--client', 'process']],
     [['--pg-url', 'mysql://x']],

@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { formatIngestTable, formatSummary, formatVerdicts, table } from '../../../scripts/bench/hl7-report.js';
-import type { BackendRun } from '../../../scripts/bench/hl7-results.js';
+import {
+  formatAckTable,
+  formatIngestTable,
+  formatSummary,
+  formatVerdicts,
+  table,
+} from '../../../scripts/bench/hl7-report.js';
+import type { AckFigures, BackendRun } from '../../../scripts/bench/hl7-results.js';
 
 describe('table', () => {
   it('pads text columns right and number columns left', () => {
@@ -58,6 +64,39 @@ describe('formatIngestTable', () => {
     expect(out).toContain('500/1,000');
     expect(out).toContain('failed attempts (pg): fhir-409 ×2');
     expect(out).toContain('ingest warnings (pg): none');
+  });
+});
+
+const acks = (messages: number, perSecond: number): AckFigures => ({
+  messages,
+  sent: messages,
+  aa: messages,
+  ae: 0,
+  ar: 0,
+  bad: 0,
+  errors: [],
+  seconds: messages / perSecond,
+  perSecond,
+  p50: 1,
+  p99: 2,
+  max: 3,
+});
+
+describe('formatAckTable', () => {
+  it('lists the ceiling, the bridge without queue, then each warm-up’s first run above its measured run', () => {
+    const warmUp = { messages: 400, rounds: 5, first: acks(400, 2000), last: acks(400, 9000), drainSeconds: 1 };
+    const out = formatAckTable(
+      acks(1000, 40_000),
+      [{ backend: 'pg', warmUp, ack: acks(1000, 8000) }],
+      acks(1000, 20_000),
+    ).split('\n');
+    expect(out.slice(2).map((l) => [l.slice(0, 40).trim(), l.split(/\s+/).at(-1)])).toEqual([
+      // The ceiling's row has no share: its last column is the bad count.
+      ['bare MLLP server (ceiling)', '0'],
+      ['MLLP bridge, no queue (AA at once)', '50%'],
+      ["PostgreSQL server, warm-up's first run", '5%'],
+      ['PostgreSQL server', '20%'],
+    ]);
   });
 });
 
