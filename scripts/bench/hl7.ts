@@ -97,7 +97,7 @@ export async function runHl7Bench(argv: string[], env: NodeJS.ProcessEnv = proce
 
   const groups: VerdictGroup[] = [
     { title: '(a) parse + map', verdicts: judgeParse(rates) },
-    ...runs.map((r) => ({ title: `(b) ${RUN_LABELS[r.backend]}`, verdicts: judgeBackend(r, ceiling) })),
+    ...runs.map((r) => ({ title: `(b) ${RUN_LABELS[r.backend]}`, verdicts: judgeBackend(r, ceiling, bridgeAlone) })),
   ];
   const verdicts: Verdict[] = groups.flatMap((g) => g.verdicts);
 

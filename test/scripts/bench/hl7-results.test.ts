@@ -116,6 +116,16 @@ describe('judgeBackend', () => {
     expect(fhir(ingest(5, { counts: { Patient: 250, Encounter: 249, Provenance: 1000 } })).pass).toBe(false);
   });
 
+  it('reports, without judging it, the share of the bridge without a queue', () => {
+    const v = judgeBackend({ backend: 'pg', ack: ack(3000, 10) }, ceiling, ack(6000, 2));
+    expect(v[1]).toEqual({
+      target: 'ACK throughput, share of the bridge without a queue',
+      actual: '50% (3,000/s vs 6,000/s)',
+      pass: undefined,
+    });
+    expect(v.map((x) => x.pass)).toEqual([true, undefined, true]);
+  });
+
   it('judges nothing without ACK figures and no ratio without a ceiling', () => {
     expect(judgeBackend({ backend: 'pg', skipped: 'unreachable' }, ceiling)).toEqual([]);
     expect(judgeBackend({ backend: 'pg', ack: ack(5000, 10) }, undefined).map((v) => v.target)).toEqual([
