@@ -184,6 +184,20 @@ export class PlatformMonitoring extends Construct {
       0,
       'MLLP bridge refused a sender missing from, or not allowed by, the partner registry (docs/operations.md 3.4)',
     );
+    // AE (not HL7 the bridge can read, a type the platform does not process) and AR for an oversize frame: the sender
+    // must not resend these as they are, so its engine holds them or drops them; nobody else would notice.
+    alarm(
+      'mllp-messages-rejected',
+      'warning',
+      new cloudwatch.MathExpression({
+        expression: 'FILL(rejected, 0) + FILL(oversize, 0)',
+        usingMetrics: { rejected: bridge('AckAE'), oversize: bridge('AckAR_oversize') },
+        label: 'Messages answered AE, or AR for their size',
+        period: five,
+      }),
+      0,
+      'MLLP bridge rejected messages (AE, or AR for their size): the senders will not resend them as they are (docs/operations.md 3.4)',
+    );
     // The NLB reports healthy targets every minute whatever the traffic: no data means no report, treated as none.
     const healthyTargets = p.mllpTargets.metrics.healthyHostCount({
       period: Duration.minutes(1),

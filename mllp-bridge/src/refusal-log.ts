@@ -1,8 +1,9 @@
 /**
- * What an operator needs when the bridge answers AR: which error the queue raised, which sender the registry refused.
- * Refusals are counted per cause and written as one log line per cause and period (the EMF period), so an outage that
- * refuses thousands of messages writes a handful of lines. Only error class names and MSH-3/MSH-4 are kept: no
- * message content, no patient data.
+ * What an operator needs when the bridge answers AR or AE: which error the queue raised, which sender the registry
+ * refused, which sender's messages were rejected and why (AE: not HL7 the bridge can read, or a type the platform does
+ * not process; AR: a frame over the size limit). Refusals are counted per cause and written as one log line per cause
+ * and period (the EMF period), so an outage that refuses thousands of messages writes a handful of lines. Only error
+ * class names, reason codes and MSH-3/MSH-4 are kept: no message content, no patient data.
  */
 
 import type { BridgeEvent } from './server.js';
@@ -22,10 +23,20 @@ export type RefusalLine =
       sendingFacility: string;
       count: number;
     }
+  | {
+      level: 'WARN';
+      message: 'message rejected';
+      /** The AE's reason (`unsupported-message`, `no-msh`…), or `oversize` (AR: the frame was over the limit). */
+      reason: string;
+      /** Empty when the header could not be read (an oversize frame is never decoded). */
+      sendingApplication: string;
+      sendingFacility: string;
+      count: number;
+    }
   | { level: 'WARN'; message: 'refusals over the cause limit'; count: number };
 
 export interface RefusalLog {
-  /** Feed one server event; only AR for a refused enqueue or sender counts. */
+  /** Feed one server event; only AR (refused enqueue, refused sender, oversize) and AE count. */
   record(e: BridgeEvent): void;
   /** The lines of the period, most frequent first; the period starts again. */
   drain(): RefusalLine[];
@@ -47,8 +58,19 @@ export function createRefusalLog(): RefusalLog {
 
   return {
     record(e) {
-      if (e.type !== 'ack' || e.code !== 'AR') return;
-      if (e.reason === 'queue-error') {
+      if (e.type !== 'ack' || e.code === 'AA') return;
+      if (e.code === 'AE' || e.reason === 'oversize') {
+        const reason = e.reason;
+        const sendingApplication = clean(e.sender?.application ?? '');
+        const sendingFacility = clean(e.sender?.facility ?? '');
+        count(`rejected ${reason} ${sendingApplication}\u0000${sendingFacility}`, () => ({
+          level: 'WARN',
+          message: 'message rejected',
+          reason,
+          sendingApplication,
+          sendingFacility,
+        }));
+      } else if (e.reason === 'queue-error') {
         const error = clean(e.enqueueError ?? 'unknown');
         count(`queue ${error}`, () => ({ level: 'WARN', message: 'enqueue refused', error }));
       } else if ((e.reason === 'unknown-sender' || e.reason === 'not-allowed') && e.sender) {

@@ -92,7 +92,7 @@ export type BridgeEvent =
       enqueueMs?: number;
       /** `queue-error`: the error's class name (e.g. `AccessDeniedException`), never its message. */
       enqueueError?: string;
-      /** `unknown-sender`, `not-allowed`: MSH-3 and MSH-4 as sent (routing names, not patient data). */
+      /** `unknown-sender`, `not-allowed` and every AE: MSH-3 and MSH-4 as sent (routing names, not patient data). */
       sender?: { application: string; facility: string };
     }
   | { type: 'junk'; bytes: number }
@@ -548,7 +548,7 @@ export function createMllpServer(opts: MllpServerOptions): MllpServer {
       if (opts.onEvent && outcome.source.controlId) event.controlIdHash = hashControlId(outcome.source.controlId);
       if (outcome.enqueueMs !== undefined) event.enqueueMs = outcome.enqueueMs;
       if (outcome.enqueueError !== undefined) event.enqueueError = outcome.enqueueError;
-      if (outcome.reason === 'unknown-sender' || outcome.reason === 'not-allowed') {
+      if (outcome.code === 'AE' || outcome.reason === 'unknown-sender' || outcome.reason === 'not-allowed') {
         const { sendingApplication, sendingFacility } = outcome.source;
         event.sender = { application: sendingApplication ?? '', facility: sendingFacility ?? '' };
       }

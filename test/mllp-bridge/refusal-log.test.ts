@@ -50,11 +50,38 @@ describe('refusal log', () => {
     expect(log.drain()).toEqual([]);
   });
 
-  it('ignores AA, AE and the other AR reasons', () => {
+  it('counts rejected messages by reason and sender: every AE, and AR for an oversize frame', () => {
+    const log = createRefusalLog();
+    const ae = (reason: 'unsupported-message' | 'no-msh', application?: string): BridgeEvent => ({
+      type: 'ack',
+      code: 'AE',
+      reason,
+      ...(application === undefined ? {} : { sender: { application, facility: 'CHU' } }),
+    });
+    log.record(ae('unsupported-message', 'RIS'));
+    log.record(ae('unsupported-message', 'RIS'));
+    log.record(ae('unsupported-message', 'LABO'));
+    log.record(ae('no-msh'));
+    log.record({ type: 'ack', code: 'AR', reason: 'oversize' });
+    const rejected = (reason: string, sendingApplication: string, sendingFacility: string, count: number) => ({
+      level: 'WARN',
+      message: 'message rejected',
+      reason,
+      sendingApplication,
+      sendingFacility,
+      count,
+    });
+    expect(log.drain()).toEqual([
+      rejected('unsupported-message', 'RIS', 'CHU', 2),
+      rejected('unsupported-message', 'LABO', 'CHU', 1),
+      rejected('no-msh', '', '', 1),
+      rejected('oversize', '', '', 1),
+    ]);
+  });
+
+  it('ignores AA and the AR of a bridge shutting down', () => {
     const log = createRefusalLog();
     log.record({ type: 'ack', code: 'AA', reason: 'enqueued' });
-    log.record({ type: 'ack', code: 'AE', reason: 'unsupported-message' });
-    log.record({ type: 'ack', code: 'AR', reason: 'oversize' });
     log.record({ type: 'ack', code: 'AR', reason: 'shutting-down' });
     log.record({ type: 'received', bytes: 10 });
     expect(log.drain()).toEqual([]);

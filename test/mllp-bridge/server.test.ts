@@ -234,7 +234,16 @@ describe('ACK after the durable enqueue', () => {
 });
 
 describe('structurally invalid messages: AE, never enqueued', () => {
-  const cases: { name: string; payload: string; err: string; erl: string; msa2: string; reason: string }[] = [
+  const cases: {
+    name: string;
+    payload: string;
+    err: string;
+    erl: string;
+    msa2: string;
+    reason: string;
+    /** MSH-3/MSH-4 in the ack event, for the refusal log ('' where the header was not read). */
+    sender?: string;
+  }[] = [
     {
       name: 'no MSH',
       payload: 'EVN||20240306111154\rPID|1||4711^^^CHU-X^PI\r',
@@ -258,6 +267,7 @@ describe('structurally invalid messages: AE, never enqueued', () => {
       erl: 'MSH^1^10',
       msa2: '',
       reason: 'no-control-id',
+      sender: 'GAM/CHU-X',
     },
     {
       name: 'missing MSH-9',
@@ -266,6 +276,7 @@ describe('structurally invalid messages: AE, never enqueued', () => {
       erl: 'MSH^1^9',
       msa2: 'MSG9',
       reason: 'no-type',
+      sender: 'GAM/CHU-X',
     },
     {
       name: 'unusable separators',
@@ -276,7 +287,7 @@ describe('structurally invalid messages: AE, never enqueued', () => {
       reason: 'bad-separators',
     },
   ];
-  it.each(cases)('$name', async ({ payload, err, erl, msa2, reason }) => {
+  it.each(cases)('$name', async ({ payload, err, erl, msa2, reason, sender = '/' }) => {
     const s = await start();
     const c = await s.client();
     c.send(payload);
@@ -287,6 +298,8 @@ describe('structurally invalid messages: AE, never enqueued', () => {
     expect(field(ack, 'ERR', 2)).toBe(erl);
     expect(s.enqueued).toHaveLength(0);
     expect(s.events).toContainEqual(expect.objectContaining({ type: 'ack', code: 'AE', reason }));
+    const acks = s.events.flatMap((e) => (e.type === 'ack' && e.sender ? [e.sender] : []));
+    expect(acks.map((a) => `${a.application}/${a.facility}`)).toEqual([sender]);
   });
 });
 

@@ -73,6 +73,14 @@ describe('ObservabilityStack (item 8: dashboard, alarms, topic)', () => {
       .map((m: any) => m.MetricStat?.Metric.MetricName)
       .filter(Boolean);
     expect(senderMetrics.sort()).toEqual(['AckAR_not-allowed', 'AckAR_unknown-sender']);
+    const rejected = alarms['pfi-prod-warning-mllp-messages-rejected'];
+    expect(rejected).toMatchObject({ Threshold: 0, ComparisonOperator: 'GreaterThanThreshold' });
+    expect(
+      (rejected?.Metrics ?? [])
+        .map((m: any) => m.MetricStat?.Metric.MetricName)
+        .filter(Boolean)
+        .sort(),
+    ).toEqual(['AckAE', 'AckAR_oversize']);
     // Healthy targets: fewer than pfi:mllpMinTasks (2) is a warning, none is critical; no data counts as none.
     for (const [severity, threshold] of [
       ['warning', 2],
@@ -91,9 +99,10 @@ describe('ObservabilityStack (item 8: dashboard, alarms, topic)', () => {
 
   it('names only metrics the bridge really emits, with its dimension', () => {
     const metrics = createBridgeMetrics();
-    for (const reason of ['queue-error', 'unknown-sender', 'not-allowed'] as const) {
+    for (const reason of ['queue-error', 'unknown-sender', 'not-allowed', 'oversize'] as const) {
       metrics.recordEvent({ type: 'ack', code: 'AR', reason });
     }
+    metrics.recordEvent({ type: 'ack', code: 'AE', reason: 'unsupported-message' });
     const emf = JSON.parse(metrics.emfLine(new Date()));
     const emitted = new Set(emf._aws.CloudWatchMetrics[0].Metrics.map((m: { Name: string }) => m.Name));
     expect(emf._aws.CloudWatchMetrics[0].Dimensions).toEqual([['Service']]);
