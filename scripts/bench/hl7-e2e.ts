@@ -39,6 +39,11 @@ class CountingLogger extends Logger {
     super({ logLevel: 'SILENT' });
   }
 
+  /** Forgets what was counted so far (the warm-up's). */
+  reset(): void {
+    for (const counts of [this.warnings, this.failures]) for (const code of Object.keys(counts)) delete counts[code];
+  }
+
   #count(extra: unknown[]): void {
     for (const x of extra) {
       if (typeof x !== 'object' || x === null) continue;
@@ -192,7 +197,8 @@ export async function measurePlatform(backend: Hl7Backend, s: E2eSettings): Prom
     let poll: NodeJS.Timeout | undefined;
     try {
       const warmUp = await warmUpPlatform(local, s);
-      // The worker's counter includes the warm-up's messages.
+      // The figures below are the measured run's: the worker's counters include the warm-up's messages.
+      logger.reset();
       const appliedBefore = local.worker.stats.applied;
       const failedBefore = local.worker.stats.failed;
       const applied = () => local.worker.stats.applied - appliedBefore;
