@@ -59,10 +59,11 @@ export function createRefusalLog(): RefusalLog {
   return {
     record(e) {
       if (e.type !== 'ack' || e.code === 'AA') return;
+      // MSH-3/MSH-4, cleaned; empty when the header was not read.
+      const sendingApplication = clean(e.sender?.application ?? '');
+      const sendingFacility = clean(e.sender?.facility ?? '');
       if (e.code === 'AE' || e.reason === 'oversize') {
         const reason = e.reason;
-        const sendingApplication = clean(e.sender?.application ?? '');
-        const sendingFacility = clean(e.sender?.facility ?? '');
         count(`rejected ${reason} ${sendingApplication}\u0000${sendingFacility}`, () => ({
           level: 'WARN',
           message: 'message rejected',
@@ -75,8 +76,6 @@ export function createRefusalLog(): RefusalLog {
         count(`queue ${error}`, () => ({ level: 'WARN', message: 'enqueue refused', error }));
       } else if ((e.reason === 'unknown-sender' || e.reason === 'not-allowed') && e.sender) {
         const reason = e.reason;
-        const sendingApplication = clean(e.sender.application);
-        const sendingFacility = clean(e.sender.facility);
         count(`sender ${reason} ${sendingApplication}\u0000${sendingFacility}`, () => ({
           level: 'WARN',
           message: 'sender refused',

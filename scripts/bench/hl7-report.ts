@@ -1,5 +1,5 @@
 import type { CorpusName, ParseRate, ParserName } from './hl7-parse.js';
-import type { AckFigures, BackendRun, Verdict } from './hl7-results.js';
+import { type AckFigures, type BackendRun, shareOf, type Verdict } from './hl7-results.js';
 
 /** Text rendering of the hl7 benchmark: aligned tables, verdict lines, a one-line summary. */
 
@@ -57,7 +57,7 @@ function ackRow(label: string, a: AckFigures, ceiling: AckFigures | undefined): 
     int(a.ae),
     int(a.ar),
     int(a.bad + a.errors.length),
-    ceiling && ceiling !== a && ceiling.perSecond > 0 ? `${((a.perSecond / ceiling.perSecond) * 100).toFixed(0)}%` : '',
+    ceiling && ceiling !== a && ceiling.perSecond > 0 ? shareOf(a, ceiling) : '',
   ];
 }
 

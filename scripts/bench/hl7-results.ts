@@ -107,6 +107,9 @@ export function ackFigures(r: MllpClientResult, messages: number): AckFigures {
   };
 }
 
+/** `a`'s ACK rate as a whole percentage of `of`'s (`20%`). */
+export const shareOf = (a: AckFigures, of: AckFigures): string => `${((a.perSecond / of.perSecond) * 100).toFixed(0)}%`;
+
 /** Every message got its AA and nothing failed. */
 export const cleanAcks = (a: AckFigures): boolean =>
   a.aa === a.messages && a.ae === 0 && a.ar === 0 && a.bad === 0 && a.errors.length === 0;
@@ -161,8 +164,7 @@ export function judgeBackend(
   const { ack, ingest } = run;
   if (!ack) return [];
   const out: Verdict[] = [];
-  const share = (of: AckFigures) =>
-    `${((ack.perSecond / of.perSecond) * 100).toFixed(0)}% (${perSecond(ack.perSecond)} vs ${perSecond(of.perSecond)})`;
+  const share = (of: AckFigures) => `${shareOf(ack, of)} (${perSecond(ack.perSecond)} vs ${perSecond(of.perSecond)})`;
   if (ceiling && ceiling.perSecond > 0) {
     out.push({
       target: `ACK throughput ≥ ${TARGETS.ackShareOfCeiling * 100}% of the bare MLLP ceiling`,

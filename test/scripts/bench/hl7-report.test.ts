@@ -6,7 +6,8 @@ import {
   formatVerdicts,
   table,
 } from '../../../scripts/bench/hl7-report.js';
-import type { AckFigures, BackendRun } from '../../../scripts/bench/hl7-results.js';
+import type { BackendRun } from '../../../scripts/bench/hl7-results.js';
+import { ackFiguresAt } from '../../support/ack-figures.js';
 
 describe('table', () => {
   it('pads text columns right and number columns left', () => {
@@ -67,20 +68,7 @@ describe('formatIngestTable', () => {
   });
 });
 
-const acks = (messages: number, perSecond: number): AckFigures => ({
-  messages,
-  sent: messages,
-  aa: messages,
-  ae: 0,
-  ar: 0,
-  bad: 0,
-  errors: [],
-  seconds: messages / perSecond,
-  perSecond,
-  p50: 1,
-  p99: 2,
-  max: 3,
-});
+const acks = (messages: number, perSecond: number) => ackFiguresAt(perSecond, 2, { messages });
 
 describe('formatAckTable', () => {
   it('lists the ceiling, the bridge without queue, then each warm-up’s first run above its measured run', () => {

@@ -9,22 +9,9 @@ import {
   judgeBackend,
   judgeParse,
 } from '../../../scripts/bench/hl7-results.js';
+import { ackFiguresAt } from '../../support/ack-figures.js';
 
-const ack = (perSecond: number, p99: number, over: Partial<AckFigures> = {}): AckFigures => ({
-  messages: 1000,
-  sent: 1000,
-  aa: 1000,
-  ae: 0,
-  ar: 0,
-  bad: 0,
-  errors: [],
-  seconds: 1000 / perSecond,
-  perSecond,
-  p50: p99 / 2,
-  p99,
-  max: p99 * 2,
-  ...over,
-});
+const ack = ackFiguresAt;
 
 const ingest = (seconds: number | undefined, over: Partial<IngestFigures> = {}): IngestFigures => ({
   allAppliedSeconds: seconds,
